@@ -1,0 +1,143 @@
+"""Config helpers: one vocabulary for every project, `smoke` and `key=value` arguments.
+
+A config file `configs/<slug>/<name>.py` defines `get_config(arg=None)` and ends with
+`return finalize(config, arg, smoke=...)`. `arg` is what follows the colon on the command line:
+`--config=configs/baselines/mnist_cnn.py:smoke,seed=1,optim.lr=0.01`.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+import ml_collections
+
+
+def base_config(project: str, **top) -> ml_collections.ConfigDict:
+  """The shared skeleton: project, seed, data.*, model.*, optim.*, train.*, eval.*."""
+  c = ml_collections.ConfigDict()
+  c.project = project
+  c.seed = 0
+  c.distributed = False  # multi-host: jax.distributed.initialize() at start-up
+  c.data = ml_collections.ConfigDict(dict(name="", source="local", dir="", batch_size=128))
+  c.model = ml_collections.ConfigDict(dict(name="", variant=""))
+  c.optim = ml_collections.ConfigDict(dict(
+      name="adam", lr=1e-3, wd=0.0, schedule="constant", warmup_steps=0, grad_clip=0.0,
+      momentum=0.9))
+  c.train = ml_collections.ConfigDict(dict(
+      num_steps=1000, log_every=50, eval_every=0, ckpt_every=0, progress=True,
+      tensorboard=True))
+  c.eval = ml_collections.ConfigDict(dict(batch_size=500))
+  for k, v in top.items():
+    c[k] = v
+  return c
+
+
+def _flat_keys(cfg, prefix=""):
+  out = []
+  for k, v in cfg.items():
+    name = f"{prefix}{k}"
+    if isinstance(v, ml_collections.ConfigDict):
+      out.extend(_flat_keys(v, name + "."))
+    else:
+      out.append(name)
+  return out
+
+
+def _parse_value(text: str, current):
+  if isinstance(current, bool):
+    low = text.lower()
+    if low in ("true", "1", "yes"):
+      return True
+    if low in ("false", "0", "no"):
+      return False
+    raise ValueError(f"expected a boolean, got {text!r}")
+  if isinstance(current, str):
+    return text
+  try:
+    value = ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    value = text
+  if isinstance(current, float) and isinstance(value, int):
+    value = float(value)
+  if isinstance(current, tuple) and isinstance(value, list):
+    value = tuple(value)
+  return value
+
+
+def set_key(cfg: ml_collections.ConfigDict, key: str, text: str) -> None:
+  """Sets dotted `key` from its string form; an unknown key lists the valid ones."""
+  node = cfg
+  parts = key.split(".")
+  for p in parts[:-1]:
+    if p not in node or not isinstance(node[p], ml_collections.ConfigDict):
+      raise KeyError(f"unknown config key {key!r}; valid keys: {', '.join(_flat_keys(cfg))}")
+    node = node[p]
+  if parts[-1] not in node:
+    raise KeyError(f"unknown config key {key!r}; valid keys: {', '.join(_flat_keys(cfg))}")
+  with node.unlocked():
+    node[parts[-1]] = _parse_value(text, node[parts[-1]])
+
+
+def parse_arg(arg: str | None) -> tuple[set[str], list[tuple[str, str]]]:
+  """'smoke,seed=1' -> ({'smoke'}, [('seed', '1')]). Commas inside brackets are kept."""
+  flags, pairs = set(), []
+  if not arg:
+    return flags, pairs
+  parts, depth, cur = [], 0, ""
+  for ch in arg:
+    depth += ch in "([{"
+    depth -= ch in ")]}"
+    if ch == "," and depth == 0:
+      parts.append(cur)
+      cur = ""
+    else:
+      cur += ch
+  parts.append(cur)
+  for p in (p.strip() for p in parts):
+    if not p:
+      continue
+    if "=" in p:
+      k, v = p.split("=", 1)
+      pairs.append((k.strip(), v.strip()))
+    else:
+      flags.add(p)
+  return flags, pairs
+
+
+def finalize(cfg: ml_collections.ConfigDict, arg: str | None, *,
+             smoke: Callable[[ml_collections.ConfigDict], None] | None = None,
+             variants: dict[str, Callable[[ml_collections.ConfigDict], None]] | None = None,
+             ) -> ml_collections.ConfigDict:
+  """Applies named variants (`smoke` and any in `variants`), then key=value pairs, then locks.
+
+  A locked config refuses new keys, so a typo in `--config.x=...` fails loudly too.
+  """
+  flags, pairs = parse_arg(arg)
+  known = {"smoke": smoke, **(variants or {})}
+  for f in sorted(flags):
+    if f not in known or known[f] is None:
+      valid = sorted(k for k, v in known.items() if v is not None)
+      raise ValueError(f"unknown config argument {f!r}; valid: {', '.join(valid) or 'none'} "
+                       "and key=value pairs")
+    known[f](cfg)
+  cfg.smoke = "smoke" in flags
+  for k, v in pairs:
+    set_key(cfg, k, v)
+  cfg.lock()
+  return cfg
+
+
+def load_config(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """`get_config(arg)` of a config file, as `--config=path:arg` would give (for notebooks/tests)."""
+  import importlib.util
+  import pathlib
+  p = pathlib.Path(path)
+  if not p.is_file():
+    raise FileNotFoundError(f"config file {p} not found")
+  spec = importlib.util.spec_from_file_location(f"_jaxlab_config_{p.stem}", p)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise AttributeError(f"{p} defines no get_config(arg)")
+  return module.get_config(arg)

@@ -1,0 +1,72 @@
+"""orbax checkpoints of a TrainState, with automatic resume from the workdir."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from jaxlab.train.state import TrainState
+
+
+class CheckpointError(RuntimeError):
+  pass
+
+
+class Checkpointer:
+  """Saves `TrainState` plus a JSON `meta` dict under `<workdir>/checkpoints/<step>`."""
+
+  def __init__(self, workdir: str | pathlib.Path, *, max_to_keep: int = 2):
+    self.directory = pathlib.Path(workdir).absolute() / "checkpoints"
+    self.manager = ocp.CheckpointManager(
+        self.directory,
+        options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+
+  def latest_step(self) -> int | None:
+    return self.manager.latest_step()
+
+  def save(self, state: TrainState, meta: dict | None = None, *, wait: bool = False) -> None:
+    step = int(jax.device_get(state.step))
+    if step in self.manager.all_steps():
+      return
+    self.manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta or {})))
+    if wait:
+      self.manager.wait_until_finished()
+
+  def restore(self, target: TrainState) -> tuple[TrainState, dict] | None:
+    """Restores the newest readable checkpoint into the structure of `target`.
+
+    Returns None when the workdir has none. A checkpoint that cannot be read (truncated copy,
+    different model config) is skipped with a warning in favour of an older one; nothing on disk
+    is deleted. If none can be read, raises CheckpointError saying what to do.
+    """
+    steps = sorted(self.manager.all_steps(), reverse=True)
+    if not steps:
+      return None
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    errors = []
+    for step in steps:
+      try:
+        r = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+        if errors:
+          logging.warning("resumed from older checkpoint %d; newer ones unreadable: %s",
+                          step, "; ".join(errors))
+        return r.state, dict(r.meta or {})
+      except Exception as e:  # orbax raises many types for a damaged or mismatched checkpoint
+        errors.append(f"step {step}: {type(e).__name__}: {str(e)[:300]}")
+    raise CheckpointError(
+        f"no checkpoint in {self.directory} could be restored into the current model/optimizer:"
+        f"\n  " + "\n  ".join(errors) + "\nIf the config changed, start a new --workdir; if the "
+        "files are damaged, move the bad step folders out of the way (nothing was deleted).")
+
+  def wait(self) -> None:
+    self.manager.wait_until_finished()
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    self.manager.close()

@@ -1,0 +1,77 @@
+"""Configs (every file loads, smoke and key=value work, bad keys fail listing valid ones) and
+the scripts/train.py entry point (dispatch, overrides, unknown project/key errors)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from jaxlab import configs, projects
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "configs").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
+@pytest.mark.parametrize("arg", [None, "smoke"])
+def test_every_config_loads(path, arg):
+  c = configs.load_config(str(path), arg)
+  assert c.project in projects.list_projects()
+  assert c.smoke == (arg == "smoke")
+  with pytest.raises((KeyError, AttributeError)):
+    c.not_a_key = 1  # locked: a typo can't create a key
+
+
+def test_key_value_overrides_and_types():
+  c = configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"),
+                          "smoke,seed=7,optim.lr=0.5,train.progress=false,optim.schedule=linear")
+  assert c.seed == 7 and c.optim.lr == 0.5 and c.train.progress is False
+  assert c.optim.schedule == "linear" and c.train.num_steps == 20
+
+
+def test_unknown_key_lists_valid_keys():
+  with pytest.raises(KeyError, match=r"optim\.lr"):
+    configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"), "optim.lrr=0.1")
+
+
+def test_unknown_variant_argument():
+  with pytest.raises(ValueError, match="valid: smoke"):
+    configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"), "smok")
+
+
+def test_parse_arg_keeps_bracketed_commas():
+  flags, pairs = configs.parse_arg("smoke, model.kwargs={'a': 1, 'b': 2},seed=3")
+  assert flags == {"smoke"}
+  assert pairs == [("model.kwargs", "{'a': 1, 'b': 2}"), ("seed", "3")]
+
+
+def test_unknown_project_lists_valid():
+  with pytest.raises(ValueError, match="baselines"):
+    projects.get_entry_point("no_such_paper")
+
+
+def _cli(*args, timeout=240):
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  env.pop("XLA_FLAGS", None)
+  return subprocess.run([sys.executable, str(REPO / "scripts/train.py"), *args], cwd=REPO,
+                        env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_runs_dispatches_and_overrides(tmp_path, data_dir):
+  r = _cli("--config=configs/baselines/cora_gcn.py:smoke", f"--workdir={tmp_path}",
+           "--config.train.num_epochs=6", "--config.num_seeds=1")
+  assert r.returncode == 0, r.stderr[-3000:]
+  res = json.loads((tmp_path / "results.json").read_text())
+  assert res["num_epochs"] == 6 and len(res["test_accuracy_per_seed"]) == 1
+  info = json.loads((tmp_path / "config.json").read_text())
+  assert info["config"]["train"]["num_epochs"] == 6 and info["seed"] == 0
+
+
+def test_cli_bad_key_fails_clearly(tmp_path):
+  r = _cli("--config=configs/baselines/cora_gcn.py:smoke", f"--workdir={tmp_path}",
+           "--config.optim.lrr=0.1")
+  assert r.returncode != 0
+  assert "lrr" in r.stderr
