@@ -1,0 +1,1 @@
+"""Benchmark helpers (PyTorch reference models); not part of the installed jaxlab package."""

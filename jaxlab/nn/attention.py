@@ -1,0 +1,56 @@
+"""Scaled dot-product attention shared by the ViT and the transformer LM.
+
+Written out by hand rather than through `nn.MultiHeadDotProductAttention` so the
+callers can return the attention probabilities (`[B, heads, Tq, Tk]`) that
+token-pruning and routing projects score tokens with.
+"""
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def attention_weights(query: Array, key: Array,
+                      mask: Optional[Array] = None) -> Array:
+  """Softmax attention probabilities.
+
+  Args:
+    query: `[B, Tq, H, Dh]`.
+    key: `[B, Tk, H, Dh]`.
+    mask: optional boolean array broadcastable to `[B, H, Tq, Tk]`; True means
+      the query may attend to the key.
+
+  Returns:
+    `[B, H, Tq, Tk]` float32 probabilities; each row sums to 1 (a fully masked
+    row gives a uniform distribution rather than NaN).
+  """
+  depth = query.shape[-1]
+  query = query / jnp.sqrt(depth).astype(query.dtype)
+  # Logits and softmax in float32 even for bfloat16 models: the softmax is the
+  # numerically fragile part and the probabilities are returned to callers.
+  logits = jnp.einsum('bqhd,bkhd->bhqk', query, key,
+                      preferred_element_type=jnp.float32)
+  if mask is not None:
+    logits = jnp.where(mask, logits, jnp.finfo(jnp.float32).min)
+  return jax.nn.softmax(logits, axis=-1)
+
+
+def attend(probs: Array, value: Array) -> Array:
+  """Weighted sum of values.
+
+  Args:
+    probs: `[B, H, Tq, Tk]`.
+    value: `[B, Tk, H, Dh]`.
+
+  Returns:
+    `[B, Tq, H, Dh]`.
+  """
+  return jnp.einsum('bhqk,bkhd->bqhd', probs.astype(value.dtype), value)
+
+
+def causal_mask(length: int) -> Array:
+  """`[1, 1, T, T]` boolean lower-triangular mask."""
+  return jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]

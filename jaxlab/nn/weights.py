@@ -1,0 +1,256 @@
+"""Import of PyTorch / HuggingFace checkpoints into jaxlab parameters.
+
+A state dict here is a flat `{name: numpy array}` mapping, as read by
+`load_state_dict` from `.safetensors`, `.npz` or (when torch is installed)
+torch `.bin`/`.pt` files. The importers are strict: missing or unexpected keys
+and shape mismatches all raise one `ValueError` listing every problem, because
+a silently half-loaded checkpoint is worse than none.
+
+Layout conversions:
+- torch `nn.Linear` weights are `[out, in]`; flax Dense kernels are
+  `[in, out]` (transposed).
+- GPT-2's `Conv1D` weights are already `[in, out]` (copied as is).
+- torch conv weights `[out, in, kh, kw]` become flax kernels
+  `[kh, kw, in, out]`.
+- LayerNorm `weight` is flax's `scale`; embeddings copy over.
+"""
+
+import os
+from typing import Any, Callable, Dict, List, Mapping, Tuple, Union
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import safetensors.numpy
+
+from jaxlab.nn import transformer
+from jaxlab.nn import vit
+
+StateDict = Dict[str, np.ndarray]
+_Entry = Tuple[str, Tuple[str, ...], Callable[[np.ndarray], np.ndarray]]
+
+
+def load_state_dict(path: Union[str, os.PathLike]) -> StateDict:
+  """Reads a flat `{name: array}` checkpoint.
+
+  Supports `.safetensors`, `.npz`, and torch `.bin`/`.pt`/`.pth` (only if
+  torch is importable). Arrays come back as numpy; bfloat16 torch tensors are
+  widened to float32.
+  """
+  path = os.fspath(path)
+  if path.endswith('.safetensors'):
+    return dict(safetensors.numpy.load_file(path))
+  if path.endswith('.npz'):
+    with np.load(path) as f:
+      return {k: f[k] for k in f.files}
+  if path.endswith(('.bin', '.pt', '.pth')):
+    try:
+      import torch  # pylint: disable=import-outside-toplevel
+    except ImportError:
+      raise ImportError(f'reading {path} needs torch; convert it to '
+                        '.safetensors or .npz instead') from None
+    sd = torch.load(path, map_location='cpu', weights_only=True)
+    return {k: (v.float() if v.dtype == torch.bfloat16 else v).numpy()
+            for k, v in sd.items()}
+  raise ValueError(f'unsupported checkpoint format: {path} (expected '
+                   '.safetensors, .npz, .bin, .pt or .pth)')
+
+
+def _linear(w):
+  return np.transpose(w)
+
+
+def _same(w):
+  return w
+
+
+def _conv(w):
+  return np.transpose(w, (2, 3, 1, 0))
+
+
+def _strip_prefix(state_dict: Mapping[str, Any], prefix: str):
+  """`{short name: original name}` with `prefix` removed where present."""
+  return {(k[len(prefix):] if k.startswith(prefix) else k): k
+          for k in state_dict}
+
+
+def _set(tree: dict, path: Tuple[str, ...], value):
+  for p in path[:-1]:
+    tree = tree.setdefault(p, {})
+  tree[path[-1]] = value
+
+
+def _build(kind: str, state_dict: Mapping[str, Any], names: Dict[str, str],
+           entries: List[_Entry], expected, ignore: Callable[[str], bool],
+           extra_errors: List[str]) -> dict:
+  """Applies `entries` and checks keys and shapes against `expected`."""
+  missing = [hf for hf, _, _ in entries if hf not in names]
+  mapped = {hf for hf, _, _ in entries}
+  unexpected = sorted(names[k] for k in names
+                      if k not in mapped and not ignore(k))
+  params, mismatched = {}, []
+  expected_flat = {
+      tuple(p.key for p in path): leaf
+      for path, leaf in jax.tree_util.tree_flatten_with_path(expected)[0]}
+  for hf, path, fn in entries:
+    if hf not in names:
+      continue
+    value = np.asarray(fn(np.asarray(state_dict[names[hf]])), np.float32)
+    want = expected_flat.get(path)
+    if want is None or tuple(want.shape) != value.shape:
+      mismatched.append(
+          f'{names[hf]}: {tuple(state_dict[names[hf]].shape)} gives '
+          f'{"/".join(path)} {value.shape}, model expects '
+          f'{None if want is None else tuple(want.shape)}')
+      continue
+    _set(params, path, jnp.asarray(value))
+  problems = list(extra_errors)
+  if missing:
+    problems.append(f'missing keys: {missing}')
+  if unexpected:
+    problems.append(f'unexpected keys: {unexpected}')
+  if mismatched:
+    problems.append('shape mismatches:\n    ' + '\n    '.join(mismatched))
+  if problems:
+    raise ValueError(f'{kind} checkpoint does not match the model:\n  '
+                     + '\n  '.join(problems))
+  # Every model parameter must be covered (catches mapping gaps).
+  uncovered = sorted('/'.join(p) for p in expected_flat
+                     if p not in {e[1] for e in entries})
+  if uncovered:
+    raise ValueError(f'{kind} import does not cover parameters {uncovered}')
+  return params
+
+
+def _as_module(model_config, cls):
+  if isinstance(model_config, cls):
+    return model_config
+  if isinstance(model_config, nn.Module):
+    raise TypeError(f'expected a {cls.__name__}, got {type(model_config)}')
+  return cls(**dict(model_config))
+
+
+def import_vit(state_dict: Mapping[str, np.ndarray],
+               model_config: Union[vit.ViT, Mapping[str, Any]], *,
+               image_size: int = 224, num_channels: int = 3,
+               ignore_prefixes: Tuple[str, ...] = ('pooler.',)) -> dict:
+  """Converts a HuggingFace `ViTModel` / `ViTForImageClassification` state dict.
+
+  Keys may carry the `vit.` prefix (`ViTForImageClassification`) or not
+  (`ViTModel`). `classifier.{weight,bias}` map to `head` and are required
+  exactly when the model has a head (`num_classes` not None). HF's ViT uses
+  `layer_norm_eps=1e-12`; pass it in the config for exact outputs.
+
+  Args:
+    state_dict: flat `{name: array}`.
+    model_config: a `ViT` or its constructor arguments; must use
+      `classifier='token'` (HF ViTs have a class token).
+    image_size: input side the checkpoint's position embedding was made for.
+    num_channels: image channels.
+    ignore_prefixes: key prefixes (after removing `vit.`) that are skipped,
+      such as `ViTModel`'s pooler.
+
+  Returns:
+    The `params` collection for `model_config`.
+
+  Raises:
+    ValueError: missing/unexpected keys or shape mismatches, all listed.
+  """
+  model = _as_module(model_config, vit.ViT)
+  if model.classifier != 'token':
+    raise ValueError("HuggingFace ViT checkpoints need classifier='token'")
+  names = _strip_prefix(state_dict, 'vit.')
+  entries: List[_Entry] = [
+      ('embeddings.cls_token', ('cls',), _same),
+      ('embeddings.position_embeddings', ('pos_embedding',), _same),
+      ('embeddings.patch_embeddings.projection.weight',
+       ('embedding', 'kernel'), _conv),
+      ('embeddings.patch_embeddings.projection.bias', ('embedding', 'bias'),
+       _same),
+      ('layernorm.weight', ('encoder_norm', 'scale'), _same),
+      ('layernorm.bias', ('encoder_norm', 'bias'), _same),
+  ]
+  linears = {'attention.attention.query': ('attn', 'query'),
+             'attention.attention.key': ('attn', 'key'),
+             'attention.attention.value': ('attn', 'value'),
+             'attention.output.dense': ('attn', 'out'),
+             'intermediate.dense': ('mlp', 'fc1'),
+             'output.dense': ('mlp', 'fc2')}
+  norms = {'layernorm_before': 'ln1', 'layernorm_after': 'ln2'}
+  for i in range(model.depth):
+    hf, block = f'encoder.layer.{i}.', f'encoder_block_{i}'
+    for src, dst in linears.items():
+      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
+      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
+    for src, dst in norms.items():
+      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
+      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+  if model.num_classes is not None:
+    entries.append(('classifier.weight', ('head', 'kernel'), _linear))
+    entries.append(('classifier.bias', ('head', 'bias'), _same))
+
+  expected = jax.eval_shape(
+      model.init, jax.random.key(0),
+      jnp.zeros((1, image_size, image_size, num_channels)))['params']
+  ignore = lambda k: k.startswith(tuple(ignore_prefixes))
+  return _build('ViT', state_dict, names, entries, expected, ignore, [])
+
+
+def import_gpt2(state_dict: Mapping[str, np.ndarray],
+                model_config: Union[transformer.TransformerLM,
+                                    Mapping[str, Any]]) -> dict:
+  """Converts a HuggingFace `GPT2Model` / `GPT2LMHeadModel` state dict.
+
+  Keys may carry the `transformer.` prefix or not. The causal-mask buffers
+  `h.{i}.attn.bias` / `masked_bias` of older checkpoints are skipped. With
+  tied embeddings a `lm_head.weight`, if present, must equal `wte.weight`;
+  untied models require it and map it to `lm_head`.
+
+  Args:
+    state_dict: flat `{name: array}`.
+    model_config: a `TransformerLM` or its constructor arguments.
+
+  Returns:
+    The `params` collection for `model_config`.
+
+  Raises:
+    ValueError: missing/unexpected keys or shape mismatches, all listed.
+  """
+  model = _as_module(model_config, transformer.TransformerLM)
+  names = _strip_prefix(state_dict, 'transformer.')
+  entries: List[_Entry] = [
+      ('wte.weight', ('wte', 'embedding'), _same),
+      ('wpe.weight', ('wpe', 'embedding'), _same),
+      ('ln_f.weight', ('ln_f', 'scale'), _same),
+      ('ln_f.bias', ('ln_f', 'bias'), _same),
+  ]
+  for i in range(model.num_layers):
+    hf, block = f'h.{i}.', f'h_{i}'
+    for sub in ('attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'):
+      path = (block, *sub.split('.'))
+      entries.append((f'{hf}{sub}.weight', path + ('kernel',), _same))
+      entries.append((f'{hf}{sub}.bias', path + ('bias',), _same))
+    for ln in ('ln_1', 'ln_2'):
+      entries.append((f'{hf}{ln}.weight', (block, ln, 'scale'), _same))
+      entries.append((f'{hf}{ln}.bias', (block, ln, 'bias'), _same))
+
+  errors = []
+  if model.tie_embeddings:
+    if 'lm_head.weight' in names and 'wte.weight' in names:
+      head, wte = (np.asarray(state_dict[names[k]])
+                   for k in ('lm_head.weight', 'wte.weight'))
+      if head.shape != wte.shape or not np.array_equal(head, wte):
+        errors.append('lm_head.weight differs from wte.weight but the model '
+                      'ties embeddings (use tie_embeddings=False)')
+  else:
+    entries.append(('lm_head.weight', ('lm_head', 'kernel'), _linear))
+
+  def ignore(k):
+    if k.endswith(('.attn.bias', '.attn.masked_bias')) and k.startswith('h.'):
+      return True
+    return model.tie_embeddings and k == 'lm_head.weight'
+
+  expected = jax.eval_shape(model.init, jax.random.key(0),
+                            jnp.zeros((1, 1), jnp.int32))['params']
+  return _build('GPT-2', state_dict, names, entries, expected, ignore, errors)
