@@ -1,0 +1,51 @@
+"""Prints a markdown table of the baseline runs found under a workdirs folder.
+
+  python scripts/collect_results.py --workdirs=workdirs > results/baselines_table.md
+"""
+
+import argparse
+import json
+import pathlib
+
+GATES = {  # the acceptance figures of the foundation issue
+    "mnist_cnn": ("test_accuracy", ">=", 0.990),
+    "cifar10_resnet20": ("test_accuracy", ">=", 0.60),
+    "cora_gcn": ("test_accuracy_mean", ">=", 0.800),
+    "cora_gat": ("test_accuracy_mean", ">=", 0.810),
+    "shakespeare_lm": ("val_loss", "<=", 1.60),
+}
+
+
+def row(name, r):
+  if "test_accuracy_mean" in r:
+    metric = (f"test acc {100 * r['test_accuracy_mean']:.2f} ± "
+              f"{100 * r['test_accuracy_std']:.2f}% ({len(r['seeds'])} seeds)")
+    seed = f"{r['seeds'][0]}..{r['seeds'][-1]}"
+  elif "val_loss" in r:
+    metric = f"val loss {r['val_loss']:.3f} nats/char ({r['val_bits_per_char']:.3f} bpc)"
+    seed = str(r["seed"])
+  else:
+    metric = f"test acc {100 * r['test_accuracy']:.2f}%"
+    seed = str(r["seed"])
+  gate = ""
+  if name in GATES:
+    key, op, thr = GATES[name]
+    ok = r[key] >= thr if op == ">=" else r[key] <= thr
+    gate = f"{op} {thr:g}: {'pass' if ok else 'MISSED'}"
+  speed = f"{r['steps_per_sec']:.2f}" if r.get("steps_per_sec") else "-"
+  return (f"| {name} | {r['model']} | {metric} | {gate or 'report'} | {seed} | "
+          f"{r['wall_time_s'] / 60:.1f} | {speed} |")
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument("--workdirs", default="workdirs")
+  args = ap.parse_args()
+  print("| run | model | result | gate | seed | wall min | steps/s |")
+  print("|---|---|---|---|---|---|---|")
+  for p in sorted(pathlib.Path(args.workdirs).glob("*/results.json")):
+    print(row(p.parent.name, json.loads(p.read_text())))
+
+
+if __name__ == "__main__":
+  main()
