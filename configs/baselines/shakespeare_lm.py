@@ -17,9 +17,10 @@ def get_config(arg=None):
   c.data.seq_len = 128
   c.model.name = "transformer_lm"
   c.model.variant = "char_small"
-  # Narrower and shallower than char_small (d 256, 6 layers) so the run fits a 2-core CPU;
-  # no dropout: at ~8 passes over 1M characters a 1.8M-parameter model barely overfits.
-  c.model.kwargs = dict(d_model=192, num_layers=4, num_heads=6, mlp_dim=768, dropout_rate=0.0)
+  # Narrower and shallower than char_small (d 256, 6 layers) so the run fits a 2-core CPU.
+  # Dropout 0.1 matters: without it this model overfits the 1M training characters within
+  # ~6 passes (measured: train 1.37 vs val 1.72 nats/char at step 1500).
+  c.model.kwargs = dict(d_model=192, num_layers=4, num_heads=6, mlp_dim=768, dropout_rate=0.1)
   c.optim.name = "adamw"
   c.optim.lr = 2e-3
   c.optim.wd = 0.1
@@ -28,7 +29,7 @@ def get_config(arg=None):
   c.optim.warmup_steps = 100
   c.optim.end_lr_factor = 0.1
   c.optim.grad_clip = 1.0
-  c.train.num_steps = 3000
+  c.train.num_steps = 2500
   c.train.log_every = 50
   c.train.eval_every = 500
   c.train.ckpt_every = 500

@@ -46,7 +46,9 @@ def train_and_evaluate(config, workdir) -> dict:
   def metric_fn(state, batch):
     logits = model.apply({"params": state.params}, batch["inputs"], train=False)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["targets"])
-    return {"loss": ce.sum(), "count": jnp.asarray(ce.size, jnp.float32)}
+    # The last eval batch is padded with empty windows; only real windows count.
+    weight = jnp.broadcast_to(batch["mask"][:, None], ce.shape).astype(jnp.float32)
+    return {"loss": (ce * weight).sum(), "count": weight.sum()}
 
   mesh = train.create_mesh()
   train_step = train.make_train_step(loss_fn, mesh=mesh, lr_schedule=sched)
