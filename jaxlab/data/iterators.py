@@ -200,7 +200,8 @@ def lm_iterator(tokens, batch_size, seq_len, *, seed, start_step=0, num_steps=No
     step += 1
 
 
-def lm_eval_batches(tokens, batch_size, seq_len, max_batches=None):
+def lm_eval_batches(tokens, batch_size, seq_len, max_batches=None, *, process_index=0,
+                    process_count=1):
   """Contiguous, non-overlapping windows covering the stream, in order.
 
   Window w has inputs `tokens[w*T : (w+1)*T]` and targets shifted by one. The last
@@ -211,11 +212,14 @@ def lm_eval_batches(tokens, batch_size, seq_len, max_batches=None):
     batch_size: windows per batch.
     seq_len: window length T.
     max_batches: stop after this many batches (evaluate a prefix).
+    process_index, process_count: as in `eval_batches`: each host gets its contiguous share
+      of every global batch.
 
   Yields:
     `{"inputs": int32[B, T], "targets": int32[B, T], "mask": bool[B]}`.
   """
   tokens = _as_tokens(tokens)
+  local = _check_hosts(batch_size, process_index, process_count)
   num_windows = (len(tokens) - 1) // seq_len
   if num_windows < 1:
     raise ValueError(f"The token stream ({len(tokens)} tokens) is too short for one "
@@ -224,7 +228,7 @@ def lm_eval_batches(tokens, batch_size, seq_len, max_batches=None):
   for b, first in enumerate(range(0, num_windows, batch_size)):
     if max_batches is not None and b >= max_batches:
       return
-    w = np.arange(first, first + batch_size)
+    w = np.arange(first, first + batch_size)[process_index * local:(process_index + 1) * local]
     mask = w < num_windows
     starts = np.where(mask, w, 0) * seq_len
     windows = tokens[starts[:, None] + offsets].astype(np.int32)

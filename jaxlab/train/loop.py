@@ -34,6 +34,13 @@ def _progress(total: int, initial: int, enabled: bool):
               smoothing=0.1)
 
 
+def loop_options(train_config) -> dict:
+  """The `fit` keyword arguments a config's `train.*` block sets (one vocabulary everywhere)."""
+  return {k: train_config.get(k, d) for k, d in (
+      ("log_every", 50), ("eval_every", 0), ("ckpt_every", 0), ("progress", True),
+      ("tensorboard", True))}
+
+
 def fit(
     *,
     state: TrainState,

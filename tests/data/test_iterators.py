@@ -128,3 +128,13 @@ def test_lm_eval_batches_cover_stream():
   targets = np.concatenate([b["targets"] for b in batches])[mask].reshape(-1)
   np.testing.assert_array_equal(targets, tokens[1:windows * 16 + 1])
   assert len(list(jd.lm_eval_batches(text, 3, 16, max_batches=2))) == 2
+
+
+def test_lm_eval_host_shares_concatenate_to_global_batch():
+  tokens = np.arange(1000) % 65
+  full = list(jd.lm_eval_batches(tokens, 4, 16))
+  shares = [list(jd.lm_eval_batches(tokens, 4, 16, process_index=i, process_count=2))
+            for i in range(2)]
+  for b, h0, h1 in zip(full, *shares):
+    for k in b:
+      np.testing.assert_array_equal(np.concatenate([h0[k], h1[k]]), b[k])

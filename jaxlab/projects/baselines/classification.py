@@ -104,7 +104,8 @@ def train_and_evaluate(config, workdir) -> dict:
   eval_bs = config.eval.batch_size
 
   def eval_fn(st):
-    return train.evaluate(eval_step, st, jdata.eval_batches(te, eval_bs), mesh)
+    return train.evaluate(eval_step, st, jdata.eval_batches(
+        te, eval_bs, process_index=jax.process_index(), process_count=jax.process_count()), mesh)
 
   def train_iter(start):
     return jdata.batch_iterator(tr, batch_size, seed=config.seed, start_step=start,
@@ -113,9 +114,7 @@ def train_and_evaluate(config, workdir) -> dict:
 
   state, summary = train.fit(
       state=state, train_step=train_step, train_iter_fn=train_iter, num_steps=num_steps,
-      workdir=workdir, mesh=mesh, eval_fn=eval_fn, log_every=config.train.log_every,
-      eval_every=config.train.eval_every, ckpt_every=config.train.ckpt_every,
-      progress=config.train.progress, tensorboard=config.train.tensorboard)
+      workdir=workdir, mesh=mesh, eval_fn=eval_fn, **train.loop_options(config.train))
   final = eval_fn(state)
   results = {
       "dataset": config.data.name, "model": f"{config.model.name}/{config.model.variant}",

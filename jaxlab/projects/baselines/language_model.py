@@ -57,17 +57,17 @@ def train_and_evaluate(config, workdir) -> dict:
 
   def eval_fn(st):
     return train.evaluate(eval_step, st, jdata.lm_eval_batches(
-        ds_val.tokens, config.eval.batch_size, seq_len, max_batches=max_eval), mesh)
+        ds_val.tokens, config.eval.batch_size, seq_len, max_batches=max_eval,
+        process_index=jax.process_index(), process_count=jax.process_count()), mesh)
 
   def train_iter(start):
     return jdata.lm_iterator(ds_train.tokens, batch_size, seq_len, seed=config.seed,
-                             start_step=start)
+                             start_step=start, process_index=jax.process_index(),
+                             process_count=jax.process_count())
 
   state, summary = train.fit(
       state=state, train_step=train_step, train_iter_fn=train_iter, num_steps=num_steps,
-      workdir=workdir, mesh=mesh, eval_fn=eval_fn, log_every=config.train.log_every,
-      eval_every=config.train.eval_every, ckpt_every=config.train.ckpt_every,
-      progress=config.train.progress, tensorboard=config.train.tensorboard)
+      workdir=workdir, mesh=mesh, eval_fn=eval_fn, **train.loop_options(config.train))
   final = eval_fn(state)
 
   # A sample, so a person can see what the numbers mean.

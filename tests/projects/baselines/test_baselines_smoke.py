@@ -54,3 +54,11 @@ def test_language_model_smoke(tmp_path, data_dir):
   res = _run("shakespeare_lm", tmp_path)
   assert np.isfinite(res["val_loss"]) and res["val_loss"] < np.log(65) + 0.5
   assert isinstance(res["sample"], str) and len(res["sample"]) == 17
+
+
+def test_lm_eval_ignores_padded_windows(tmp_path, data_dir):
+  """Val loss must not depend on how the windows are batched (the last batch is padded)."""
+  base = "smoke,train.num_steps=2,eval.max_batches=0"
+  a = _run("shakespeare_lm", tmp_path / "a", base + ",eval.batch_size=16")
+  b = _run("shakespeare_lm", tmp_path / "b", base + ",eval.batch_size=20")
+  np.testing.assert_allclose(a["val_loss"], b["val_loss"], rtol=1e-5)
