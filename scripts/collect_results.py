@@ -16,7 +16,15 @@ GATES = {  # the acceptance figures of the foundation issue
 }
 
 
-def row(name, r):
+def model_name(run_dir, r):
+  """`name/variant`, plus the size overrides the config applied on top of the variant."""
+  cfg = json.loads((run_dir / "config.json").read_text())["config"]
+  kw = cfg.get("model", {}).get("kwargs") or {}
+  extra = ", ".join(f"{k}={v}" for k, v in kw.items())
+  return f"{r['model']}" + (f" ({extra})" if extra else "")
+
+
+def row(name, r, model):
   if "test_accuracy_mean" in r:
     metric = (f"test acc {100 * r['test_accuracy_mean']:.2f} ± "
               f"{100 * r['test_accuracy_std']:.2f}% ({len(r['seeds'])} seeds)")
@@ -33,7 +41,7 @@ def row(name, r):
     ok = r[key] >= thr if op == ">=" else r[key] <= thr
     gate = f"{op} {thr:g}: {'pass' if ok else 'MISSED'}"
   speed = f"{r['steps_per_sec']:.2f}" if r.get("steps_per_sec") else "-"
-  return (f"| {name} | {r['model']} | {metric} | {gate or 'report'} | {seed} | "
+  return (f"| {name} | {model} | {metric} | {gate or 'report'} | {seed} | "
           f"{r['wall_time_s'] / 60:.1f} | {speed} |")
 
 
@@ -44,7 +52,8 @@ def main():
   print("| run | model | result | gate | seed | wall min | steps/s |")
   print("|---|---|---|---|---|---|---|")
   for p in sorted(pathlib.Path(args.workdirs).glob("*/results.json")):
-    print(row(p.parent.name, json.loads(p.read_text())))
+    r = json.loads(p.read_text())
+    print(row(p.parent.name, r, model_name(p.parent, r)))
 
 
 if __name__ == "__main__":
