@@ -54,3 +54,14 @@ def attend(probs: Array, value: Array) -> Array:
 def causal_mask(length: int) -> Array:
   """`[1, 1, T, T]` boolean lower-triangular mask."""
   return jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]
+
+
+def per_block_widths(mlp_dim, num_blocks: int) -> tuple:
+  """One MLP width per block: an int is repeated; a sequence (pruned models) must have one entry
+  per block. Shared by the ViT and the LM, whose MLPs pruning projects shrink block by block."""
+  if isinstance(mlp_dim, int):
+    return (mlp_dim,) * num_blocks
+  dims = tuple(int(m) for m in mlp_dim)
+  if len(dims) != num_blocks:
+    raise ValueError(f'{len(dims)} mlp_dim entries for {num_blocks} blocks')
+  return dims

@@ -168,13 +168,7 @@ class TransformerLM(nn.Module):
 
   def mlp_dims(self) -> tuple:
     """MLP hidden width of each block."""
-    if isinstance(self.mlp_dim, int):
-      return (self.mlp_dim,) * self.num_layers
-    dims = tuple(int(m) for m in self.mlp_dim)
-    if len(dims) != self.num_layers:
-      raise ValueError(f'{len(dims)} mlp_dim entries for {self.num_layers} '
-                       'layers')
-    return dims
+    return attention.per_block_widths(self.mlp_dim, self.num_layers)
 
   @nn.compact
   def __call__(self, tokens: Array, *, train: bool = False,

@@ -144,12 +144,7 @@ class ViT(nn.Module):
 
   def mlp_dims(self) -> tuple:
     """MLP hidden width of each block."""
-    if isinstance(self.mlp_dim, int):
-      return (self.mlp_dim,) * self.depth
-    dims = tuple(int(m) for m in self.mlp_dim)
-    if len(dims) != self.depth:
-      raise ValueError(f'{len(dims)} mlp_dim entries for depth {self.depth}')
-    return dims
+    return attention.per_block_widths(self.mlp_dim, self.depth)
 
   @nn.compact
   def __call__(self, images: Array, *, train: bool = False,

@@ -53,3 +53,11 @@ def test_parameter_counts(name, variant, expected):
     x = jnp.zeros((1, 1), jnp.int32)
   shapes = jax.eval_shape(model.init, jax.random.key(0), x)['params']
   assert sum(p.size for p in jax.tree.leaves(shapes)) == expected
+
+
+def test_per_block_mlp_widths():
+  from jaxlab.nn.attention import per_block_widths
+  assert per_block_widths(8, 3) == (8, 8, 8)
+  assert per_block_widths([4, 2], 2) == (4, 2)
+  with pytest.raises(ValueError, match="3 mlp_dim entries for 2 blocks"):
+    per_block_widths((1, 2, 3), 2)
