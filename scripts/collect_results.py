@@ -5,15 +5,12 @@
 
 import argparse
 import json
+import os
 import pathlib
+import sys
 
-GATES = {  # the acceptance figures of the foundation issue
-    "mnist_cnn": ("test_accuracy", ">=", 0.990),
-    "cifar10_resnet20": ("test_accuracy", ">=", 0.60),
-    "cora_gcn": ("test_accuracy_mean", ">=", 0.800),
-    "cora_gat": ("test_accuracy_mean", ">=", 0.810),
-    "shakespeare_lm": ("val_loss", "<=", 1.60),
-}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from jaxlab.projects.baselines import GATES, meets_gate  # noqa: E402
 
 
 def model_name(run_dir, r):
@@ -37,9 +34,8 @@ def row(name, r, model):
     seed = str(r["seed"])
   gate = ""
   if name in GATES:
-    key, op, thr = GATES[name]
-    ok = r[key] >= thr if op == ">=" else r[key] <= thr
-    gate = f"{op} {thr:g}: {'pass' if ok else 'MISSED'}"
+    _, op, thr = GATES[name]
+    gate = f"{op} {thr:g}: {'pass' if meets_gate(name, r) else 'MISSED'}"
   speed = f"{r['steps_per_sec']:.2f}" if r.get("steps_per_sec") else "-"
   return (f"| {name} | {model} | {metric} | {gate or 'report'} | {seed} | "
           f"{r['wall_time_s'] / 60:.1f} | {speed} |")
