@@ -62,3 +62,16 @@ def test_lm_eval_ignores_padded_windows(tmp_path, data_dir):
   a = _run("shakespeare_lm", tmp_path / "a", base + ",eval.batch_size=16")
   b = _run("shakespeare_lm", tmp_path / "b", base + ",eval.batch_size=20")
   np.testing.assert_allclose(a["val_loss"], b["val_loss"], rtol=1e-5)
+
+
+def test_channel_stats_match_numpy():
+  from jaxlab.projects.baselines.classification import channel_stats
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, size=(50, 8, 8, 3), dtype=np.uint8)
+  x = images.reshape(-1, 3).astype(np.float64) / 255.0
+  mean, std = channel_stats(images)
+  np.testing.assert_allclose(mean, x.mean(0), rtol=1e-6)
+  np.testing.assert_allclose(std, x.std(0), rtol=1e-6)
+  fmean, fstd = channel_stats(images.astype(np.float32))  # non-uint8 path: raw scale
+  np.testing.assert_allclose(fmean, x.mean(0) * 255.0, rtol=1e-5)
+  np.testing.assert_allclose(fstd, x.std(0) * 255.0, rtol=1e-5)
