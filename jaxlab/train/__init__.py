@@ -1,6 +1,6 @@
 """Generic pieces of an SGD run: state, optimizers, step builders, loop, checkpoints, writers."""
 
-from jaxlab.train.checkpoint import Checkpointer, CheckpointError
+from jaxlab.train.checkpoint import Checkpointer, CheckpointError, load_params
 from jaxlab.train.loop import NonFiniteLossError, fit, loop_options
 from jaxlab.train.optim import make_optimizer, make_schedule
 from jaxlab.train.parallel import (DATA_AXIS, create_mesh, maybe_initialize_distributed,
@@ -14,7 +14,7 @@ from jaxlab.train.writers import MetricWriter, read_metrics
 __all__ = [
     "Checkpointer", "CheckpointError", "DATA_AXIS", "MetricWriter", "NonFiniteLossError",
     "TrainState", "create_mesh", "evaluate", "fit", "loop_options", "make_eval_step", "make_optimizer",
-    "make_pmap_train_step", "make_schedule", "make_train_step", "maybe_initialize_distributed",
+    "load_params", "make_pmap_train_step", "make_schedule", "make_train_step", "maybe_initialize_distributed",
     "pmap_replicate", "pmap_unreplicate", "read_metrics", "replicate", "shard_batch",
     "split_for_pmap", "write_results", "write_run_info",
 ]

@@ -70,3 +70,41 @@ class Checkpointer:
   def close(self) -> None:
     self.manager.wait_until_finished()
     self.manager.close()
+
+
+def load_params(workdir: str | pathlib.Path, *, use_ema: bool = False) -> dict:
+  """Reads the newest checkpoint of a finished run without knowing its optimizer.
+
+  For projects that start from a backbone trained by another config (pruning, distillation).
+  Returns {'params', 'batch_stats' (or None), 'step', 'config' (the run's config.json as a dict,
+  or None)}. With `use_ema=True` the EMA parameters are returned when the run kept them.
+  """
+  import json
+
+  workdir = pathlib.Path(workdir).absolute()
+  directory = workdir / "checkpoints"
+  if not directory.is_dir():
+    raise CheckpointError(
+        f"no checkpoints in {directory}; train the backbone first, e.g. "
+        f"`python scripts/train.py --config=<its config> --workdir={workdir}`")
+  manager = ocp.CheckpointManager(directory)
+  errors = []
+  for step in sorted(manager.all_steps(), reverse=True):
+    try:
+      r = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+      break
+    except Exception as e:  # see Checkpointer.restore
+      errors.append(f"step {step}: {type(e).__name__}: {str(e)[:300]}")
+  else:
+    raise CheckpointError(f"no readable checkpoint in {directory}:\n  " + "\n  ".join(errors)
+                          or f"{directory} holds no checkpoint steps")
+  manager.close()
+  state = r.state
+  params = state["params"]
+  if use_ema and state.get("ema_params") is not None:
+    params = state["ema_params"]
+  bs = state.get("batch_stats") or None
+  cfg_path = workdir / "config.json"
+  config = json.loads(cfg_path.read_text()).get("config") if cfg_path.exists() else None
+  return {"params": params, "batch_stats": bs, "step": int(state["step"]), "config": config}

@@ -251,3 +251,19 @@ def test_run_info_written(tmp_path):
   assert on_disk["seed"] == 3 and on_disk["versions"]["jax"] == jax.__version__
   assert len(on_disk["devices"]) == 4 and "git_commit" in on_disk
   assert info["config"]["project"] == "baselines"
+
+
+def test_load_params_reads_a_finished_run_without_its_optimizer(tmp_path):
+  import optax
+  from jaxlab.train import Checkpointer, CheckpointError, TrainState, load_params
+  params = {"w": jnp.arange(6.0).reshape(2, 3)}
+  tx = optax.adam(1e-3)
+  state = TrainState.create(apply_fn=None, params=params, tx=tx, rng=jax.random.key(0))
+  ck = Checkpointer(tmp_path)
+  ck.save(state, wait=True)
+  ck.close()
+  got = load_params(tmp_path)
+  np.testing.assert_array_equal(got["params"]["w"], params["w"])
+  assert got["step"] == 0 and got["config"] is None
+  with pytest.raises(CheckpointError, match="train the backbone first"):
+    load_params(tmp_path / "missing")
