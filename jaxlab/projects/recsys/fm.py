@@ -13,9 +13,14 @@ static-shape arrays idx/val [B, F]:
   <18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+), gender (1), occupation (1 of 21),
   weekday (1 of 7, UTC), hour (1 of 24, UTC) of the rating's timestamp.
 Loss: squared error + per-occurrence L2 (λ_w on w, λ_v on v), Adam on shuffled minibatches.
+Defaults = the `svd_minibatch` recipe (k 100, Adam 3e-3, batch 512, λ 0.05 per occurrence,
+init N(0, 0.1²), 30 epochs), so that the user+item FM optimises exactly the minibatch biased-MF
+objective (w₀ is trained from μ). The spec's proposal (k 32, Adam 1e-3, λ 1e-4) is
+under-regularised: user+item RMSE 1.028 on ML-100K (5-fold CV), 0.09 worse than SVD.
 
-Deviations from the paper: Adam minibatches instead of SGD/ALS/MCMC (libFM); context features
-come from the timestamp only ("last item rated" not implemented); when `predict`/`recommend` get
+Deviations from the paper and the spec: the spec's proposed hyper-parameters are replaced by
+the recipe above (measured; see README); Adam minibatches instead of SGD/ALS/MCMC (libFM);
+context features come from the timestamp only ("last item rated" not implemented); when `predict`/`recommend` get
 no timestamps the context fields are left empty (value 0).
 """
 
@@ -135,8 +140,8 @@ def _fm_epoch(params, opt_state, key, tables, user, item, ts, rating, lam_w, lam
   return params, opt_state, jnp.sqrt(mse.mean())
 
 
-def fit_fm(train, *, seed=0, features=FIELDS, n_factors=32, n_epochs=30, lr=1e-3, lam_w=1e-4,
-           lam_v=1e-4, batch_size=256, init_std=0.01, data_dir="", progress=False):
+def fit_fm(train, *, seed=0, features=FIELDS, n_factors=100, n_epochs=30, lr=3e-3, lam_w=0.05,
+           lam_v=0.05, batch_size=512, init_std=0.1, data_dir="", progress=False):
   features = tuple(features)
   hp = dict(features=list(features), n_factors=n_factors, n_epochs=n_epochs, lr=lr, lam_w=lam_w,
             lam_v=lam_v, batch_size=batch_size, init_std=init_std, data_dir=data_dir,
@@ -185,6 +190,6 @@ def estimate_fm(params, meta, users, items, timestamps=None):
 
 models.register(
     "fm", fit=fit_fm, estimate=estimate_fm, kind="explicit",
-    defaults=dict(features=FIELDS, n_factors=32, n_epochs=30, lr=1e-3, lam_w=1e-4, lam_v=1e-4,
-                  batch_size=256, init_std=0.01, data_dir="", progress=False),
+    defaults=dict(features=FIELDS, n_factors=100, n_epochs=30, lr=3e-3, lam_w=0.05, lam_v=0.05,
+                  batch_size=512, init_std=0.1, data_dir="", progress=False),
     description="factorization machine over user/item one-hots, genres, demographics, time")

@@ -411,6 +411,34 @@ def test_fm_user_item_is_biased_mf():
   np.testing.assert_allclose(recsys.predict(m, u, i, clip=False), want, rtol=1e-5, atol=1e-5)
 
 
+def test_fm_user_item_adam_step_equals_minibatch_svd_step():
+  # Same objective: squared error + lam * (w_u² + w_i² + |v_u|² + |v_i|²) per rating. From
+  # mapped parameters, one full-batch Adam step moves FM's (w_u, w_i, v_u, v_i) exactly like
+  # svd_minibatch's (b_u, b_i, p_u, q_i) (only w0, trainable in the FM, differs from fixed mu).
+  d = _toy(n=50)
+  n, nu, k, lam = len(d), d.num_users, 3, 0.05
+  rng = np.random.RandomState(0)
+  P, Q = rng.normal(0, 0.1, (nu, k)), rng.normal(0, 0.1, (d.num_items, k))
+  bu, bi = rng.normal(0, 0.1, nu), rng.normal(0, 0.1, d.num_items)
+  mu = float(d.rating.mean())
+  f32 = lambda x: jnp.asarray(x, jnp.float32)
+  opt = mf._adam(0.01)
+  mfp = {"bu": f32(bu), "bi": f32(bi), "P": f32(P), "Q": f32(Q)}
+  key = jax.random.PRNGKey(0)
+  data = (jnp.asarray(d.user), jnp.asarray(d.item), jnp.asarray(d.rating))
+  mf_new, _, _ = mf._minibatch_epoch(mfp, opt.init(mfp), key, *data, jnp.float32(mu),
+                                     jnp.float32(lam), batch_size=n, opt=opt, biased=True)
+  fmp = {"w0": jnp.float32(mu), "w": f32(np.r_[bu, bi]), "V": f32(np.r_[P, Q])}
+  offsets = {"user": 0, "item": nu}
+  fm_new, _, _ = fm._fm_epoch(
+      fmp, opt.init(fmp), key, {}, data[0], data[1], jnp.zeros(n, jnp.int32), data[2],
+      jnp.float32(lam), jnp.float32(lam), features=("user", "item"),
+      offsets=tuple(sorted(offsets.items())), batch_size=n, opt=opt)
+  np.testing.assert_allclose(fm_new["w"], np.r_[mf_new["bu"], mf_new["bi"]], atol=1e-6)
+  np.testing.assert_allclose(fm_new["V"], np.r_[mf_new["P"], mf_new["Q"]], atol=1e-6)
+  assert not np.allclose(fm_new["V"], fmp["V"])  # the step did move the factors
+
+
 def test_fm_side_features_and_time_context():
   d = _toy(n=80)
   m = recsys.fit("fm", d, n_factors=4, n_epochs=3, lr=0.01)
@@ -424,3 +452,38 @@ def test_fm_side_features_and_time_context():
       ("weekday", "hour"), {"weekday": 0, "hour": 7}, jnp.array([0]), jnp.array([0]),
       jnp.array([0]))  # 1970-01-01 00:00 UTC: Thursday (3), hour 0
   np.testing.assert_array_equal(idx[0], [3, 7])
+
+
+def test_ials_cg_rows_converges_to_exact_solve():
+  rng = np.random.RandomState(1)
+  nu, ni, k, w0 = 6, 9, 4, 0.5
+  obs = rng.rand(nu, ni) < 0.5
+  rows, cols = np.nonzero(obs)
+  conf = jnp.asarray(1.0 + 3.0 * rng.rand(len(rows)), jnp.float32)
+  Y = jnp.asarray(rng.normal(size=(ni, k)), jnp.float32)
+  reg = jnp.full(nu, 0.2, jnp.float32)
+  args = (jnp.asarray(rows), jnp.asarray(cols), conf, Y, reg, jnp.float32(w0))
+  exact = implicit.solve_rows(*args, num_rows=nu, chunk=8)
+  x0 = jnp.zeros((nu, k))
+  cg = implicit.cg_rows(x0, *args, num_rows=nu, steps=k)  # CG is exact after k steps
+  np.testing.assert_allclose(cg, exact, rtol=2e-3, atol=2e-4)
+  one = implicit.cg_rows(x0, *args, num_rows=nu, steps=1)
+  assert np.abs(one - exact).max() > 10 * np.abs(cg - exact).max()  # the steps matter
+
+
+def test_ials_dense_cg_equals_sparse_cg():
+  rng = np.random.RandomState(2)
+  nu, ni, k, w0 = 5, 8, 3, 0.7
+  obs = rng.rand(nu, ni) < 0.5
+  rows, cols = np.nonzero(obs)
+  conf = (1.0 + 2.0 * rng.rand(len(rows))).astype(np.float32)
+  Y = jnp.asarray(rng.normal(size=(ni, k)), jnp.float32)
+  X0 = jnp.asarray(rng.normal(size=(nu, k)), jnp.float32)
+  reg = jnp.asarray(0.1 + rng.rand(nu), jnp.float32)
+  sparse = implicit.cg_rows(X0, jnp.asarray(rows), jnp.asarray(cols), jnp.asarray(conf), Y, reg,
+                            jnp.float32(w0), num_rows=nu, steps=2)
+  W, B = np.zeros((nu, ni), np.float32), np.zeros((nu, ni), np.float32)
+  W[rows, cols], B[rows, cols] = conf - w0, conf
+  dense = implicit.cg_rows_dense(X0, jnp.asarray(W), jnp.asarray(B), Y, reg, jnp.float32(w0),
+                                 steps=2)
+  np.testing.assert_allclose(dense, sparse, rtol=1e-4, atol=1e-5)

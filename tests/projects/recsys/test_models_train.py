@@ -137,3 +137,26 @@ def test_train_and_evaluate_rejects_bad_protocol(tmp_path):
   c = configs.load_config(str(REPO / "configs/recsys/popularity.py"), "smoke,eval.protocol=cv3")
   with pytest.raises(ValueError, match="cv5"):
     get_entry_point("recsys")(c, str(tmp_path))
+
+
+def test_collect_gates_pass_and_fail():
+  from jaxlab.projects.recsys import collect
+  rows = [{"run": "svd", "rmse_mean": 0.934}, {"run": "fm_user_item", "rmse_mean": 0.95},
+          {"run": "fm", "rmse_mean": 0.9515}, {"run": "bpr", "ndcg@10_mean": 0.41,
+                                               "precision@10_mean": 0.34},
+          {"run": "popularity", "ndcg@10_mean": 0.37}]
+  g = collect.gates(rows)
+  assert g["svd rmse 0.934±0.006"]["pass"]
+  assert not g["fm(user+item) within 0.01 of svd"]["pass"]  # 0.016 apart
+  assert g["fm(+side) <= fm(user+item) + 0.002"]["pass"]
+  assert g["bpr ndcg@10 >= 0.40"]["pass"] and not g["bpr precision@10 >= 0.35"]["pass"]
+  assert not g["bpr beats popularity by >= 0.05 ndcg@10"]["pass"]  # +0.04
+  assert "ials ndcg@10 >= 0.40" not in g  # not measured -> not reported
+
+
+def test_compare_quick_without_reference_libraries(data_dir, monkeypatch):
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  from jaxlab.projects.recsys import compare
+  row = compare.compare_algo("baseline_only", quick=True, reps=1, live=False, log=lambda s: None)
+  assert row["num_folds"] == 1 and row["reference"] is None and "ratio" not in row
+  assert 0.5 < row["ours"]["rmse"] < 1.6 and row["ours_time_s"] >= 0
