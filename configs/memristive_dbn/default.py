@@ -1,0 +1,31 @@
+"""Memristive DBN at paper scale: 784-500-500-(500+10)-2000, 30 epochs of CD-1 per RBM, 30 epochs of
+up-down fine-tuning with CD-20 in the top RBM, deterministic and 50-pass sampling read-out.
+
+  python scripts/train.py --config=configs/memristive_dbn/default.py --workdir=/work/workdirs/memristive_dbn/default
+
+Not run here (about a day per device model on a 2-core CPU; use a GPU). Expected (paper abstract):
+95-97 % MNIST test accuracy across devices, ~100x fewer writes than conventional online training.
+"""
+
+import importlib.util
+import pathlib
+
+from jaxlab.configs import finalize
+
+_spec = importlib.util.spec_from_file_location(
+    "_memristive_dbn_mini", pathlib.Path(__file__).with_name("mini.py"))
+mini = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(mini)
+
+
+def get_config(arg=None):
+  c = mini.base()
+  c.model.n_hid = 500
+  c.model.n_pen = 500
+  c.model.n_top = 2000
+  c.train.pretrain_epochs = 30
+  c.train.finetune_epochs = 30
+  c.method.cd_k_finetune = 20
+  c.eval.n_samples = 50
+  c.runs.online_devices = mini.LITERATURE
+  return finalize(c, arg, smoke=mini.smoke)

@@ -1,0 +1,156 @@
+"""Figures and the committed results summary of the memristive DBN runs.
+
+  python -m jaxlab.projects.memristive_dbn.plots --mini=/work/workdirs/memristive_dbn/mini \
+      --sweep=/work/workdirs/memristive_dbn/sweep --out=results/memristive_dbn
+
+Writes `summary.json` (small: accuracies, write tallies, endurance, ratios, sweep) and the PNGs
+device_curves.png, accuracy_writes.png, robustness.png into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+
+from jaxlab.projects.memristive_dbn import devices
+
+DEVICE_ORDER = ("ideal", "ag_si", "taox_hfox", "alox_hfo2", "epiram", "pcmo")
+LABELS = {"ideal": "ideal", "ag_si": "Ag:a-Si", "taox_hfox": "TaOx/HfOx", "alox_hfo2": "AlOx/HfO2",
+          "epiram": "EpiRAM", "pcmo": "PCMO"}
+
+
+def load_runs(workdir) -> dict:
+  runs = {}
+  for f in sorted(pathlib.Path(workdir).glob("runs/*.json")):
+    runs[f.stem] = json.loads(f.read_text())
+  return runs
+
+
+def summarize_runs(runs: dict) -> dict:
+  keep = ("scheme", "device", "acc_pretrain_det", "acc_pretrain_det_free_energy",
+          "acc_det_per_epoch", "acc_det", "acc_det_free_energy", "acc_samp", "totals",
+          "totals_pretrain", "endurance", "wall_s", "seed", "point")
+  return {n: {k: r[k] for k in keep if k in r} for n, r in runs.items()}
+
+
+def plot_device_curves(path):
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6, 3.6))
+  for name in DEVICE_ORDER:
+    spec = devices.get_device(name)
+    trace = devices.pulse_curve(spec)
+    ax.plot(np.arange(len(trace)), trace, label=f"{LABELS[name]} ({spec.p_ltp} st., NL "
+            f"{spec.nl_ltp:g}/{spec.nl_ltd:g}, C2C {100 * spec.c2c:g}%)", lw=1)
+  ax.set_xlabel("pulse number (LTP then LTD)")
+  ax.set_ylabel("normalised conductance")
+  ax.legend(fontsize=6)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def plot_accuracy_writes(summary: dict, path):
+  """Left: accuracy per device (software line, CDacc, online); right: writes (log) per device."""
+  import matplotlib.pyplot as plt
+  runs = summary["runs"]
+  devs = [d for d in DEVICE_ORDER if f"cdacc_{d}" in runs]
+  x = np.arange(len(devs))
+  fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+  ax = axes[0]
+  ax.bar(x - 0.2, [runs[f"cdacc_{d}"]["acc_det"] * 100 for d in devs], 0.4, label="CDacc (det)")
+  on = [runs.get(f"online_{d}", {}).get("acc_det", np.nan) * 100 for d in devs]
+  ax.bar(x + 0.2, on, 0.4, label="conventional online CD (det)")
+  if "software" in runs:
+    ax.axhline(runs["software"]["acc_det"] * 100, color="k", ls="--", lw=1, label="software DBN")
+  ax.set_xticks(x, [LABELS[d] for d in devs], rotation=30, fontsize=7)
+  ax.set_ylabel("MNIST test accuracy (%)")
+  lo = np.nanmin([runs[f"cdacc_{d}"]["acc_det"] * 100 for d in devs] + on)
+  ax.set_ylim(max(0, lo - 10), 100)
+  ax.legend(fontsize=7)
+  ax = axes[1]
+  cd = [runs[f"cdacc_{d}"]["totals"]["pulses"] for d in devs]
+  ev_a = [runs[f"cdacc_{d}"]["totals"]["events_a"] for d in devs]
+  onp = [runs.get(f"online_{d}", {}).get("totals", {}).get("pulses", np.nan) for d in devs]
+  ax.bar(x - 0.27, cd, 0.27, label="CDacc pulses (= write events)")
+  ax.bar(x, onp, 0.27, label="(b) simulated online CD pulses")
+  ax.bar(x + 0.27, ev_a, 0.27, label="(a) online CD write events")
+  ax.set_yscale("log")
+  ax.set_xticks(x, [LABELS[d] for d in devs], rotation=30, fontsize=7)
+  ax.set_ylabel("writes during training")
+  ax.legend(fontsize=7)
+  ax = axes[2]
+  for name in ("cdacc_ag_si", "online_ag_si"):
+    e = runs.get(name, {}).get("endurance")
+    if e:
+      ax.step(np.arange(len(e["hist"])), np.maximum(e["hist"], 0.5), where="mid",
+              label=name.replace("_", " "))
+  if runs.get("cdacc_ag_si", {}).get("endurance"):
+    edges = runs["cdacc_ag_si"]["endurance"]["hist_edges"]
+    ax.set_xticks(np.arange(len(edges)), [str(e) for e in edges], rotation=60, fontsize=6)
+  ax.set_yscale("log")
+  ax.set_xlabel("pulses per device (bin start)")
+  ax.set_ylabel("devices")
+  ax.set_title("endurance, Ag:a-Si", fontsize=8)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def plot_robustness(summary: dict, path):
+  import matplotlib.pyplot as plt
+  sweep = summary.get("sweep", {})
+  pts = sorted({(r["point"]["nl"], r["point"]["c2c"], r["point"]["d2d"]) for r in sweep.values()},
+               key=lambda p: (p != (0, 0.0, 0.0), p))
+  fig, ax = plt.subplots(figsize=(7, 3.6))
+  x = np.arange(len(pts))
+  for i, scheme in enumerate(("cdacc", "online")):
+    acc = [sweep.get(f"sweep_{scheme}_nl{p[0]:g}_c2c{p[1]:g}_d2d{p[2]:g}", {}).get("acc_det",
+                                                                                   np.nan) * 100
+           for p in pts]
+    ax.bar(x + (i - 0.5) * 0.4, acc, 0.4,
+           label={"cdacc": "CDacc", "online": "conventional online CD"}[scheme])
+  ax.set_xticks(x, [f"NL {p[0]:g}\nC2C {100 * p[1]:g}%\nD2D {p[2]:g}" for p in pts], fontsize=7)
+  ax.set_ylabel("test accuracy (%), pre-training 1 ep/RBM")
+  ax.set_title("robustness sweep on the TaOx/HfOx model", fontsize=9)
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def main(argv=None):
+  ap = argparse.ArgumentParser()
+  ap.add_argument("--mini", required=True)
+  ap.add_argument("--sweep", default="")
+  ap.add_argument("--out", default="results/memristive_dbn")
+  a = ap.parse_args(argv)
+  out = pathlib.Path(a.out)
+  out.mkdir(parents=True, exist_ok=True)
+  summary = {"runs": summarize_runs(load_runs(a.mini))}
+  res = pathlib.Path(a.mini) / "results.json"
+  if res.exists():
+    r = json.loads(res.read_text())
+    summary["ratios"], summary["gates"] = r.get("ratios", {}), r.get("gates", {})
+  if a.sweep:
+    summary["sweep"] = summarize_runs(load_runs(a.sweep))
+    sres = pathlib.Path(a.sweep) / "results.json"
+    if sres.exists():
+      summary.setdefault("gates", {})["robustness"] = json.loads(sres.read_text()).get(
+          "gates", {}).get("robustness")
+  for r in list(summary["runs"].values()) + list(summary.get("sweep", {}).values()):
+    if r.get("endurance"):
+      r["endurance"] = {k: v for k, v in r["endurance"].items()}
+  (out / "summary.json").write_text(json.dumps(summary, indent=1))
+  plot_device_curves(out / "device_curves.png")
+  plot_accuracy_writes(summary, out / "accuracy_writes.png")
+  if summary.get("sweep"):
+    plot_robustness(summary, out / "robustness.png")
+  print("wrote", sorted(p.name for p in out.iterdir()))
+
+
+if __name__ == "__main__":
+  main()

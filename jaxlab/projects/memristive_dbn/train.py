@@ -1,0 +1,355 @@
+"""Memristive DBN runs: the float software DBN, the proposed CDacc scheme on every device model,
+conventional online memristive CD, and the robustness sweep, all from one config.
+
+  python scripts/train.py --config=configs/memristive_dbn/mini.py --workdir=/work/workdirs/memristive_dbn/mini
+  python scripts/train.py --config=configs/memristive_dbn/robustness.py --workdir=/work/workdirs/memristive_dbn/sweep
+  python scripts/train.py --config=configs/memristive_dbn/mini.py:smoke --workdir=/tmp/mdbn
+
+Every run uses the same seed, initial weights and data order. Each finished run is saved as
+`runs/<name>.json` in the workdir and skipped when the script is started again (resume at run
+granularity). `results.json` collects all runs, the write-count ratios and the gates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from jaxlab.data import get_dataset
+from jaxlab.projects.memristive_dbn import devices
+from jaxlab.projects.memristive_dbn import method
+from jaxlab.projects.memristive_dbn import model
+from jaxlab.train import write_results, write_run_info
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+def binarize(images, mode: str = "threshold", key=None):
+  """uint8 images [N, 28, 28, 1] -> binary float32 [N, 784]. 'threshold': pixel/255 > 0.5 (the
+  authors' code, whose `rand` there is a no-op); 'bernoulli': Bernoulli(pixel/255) once."""
+  x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+  if mode == "threshold":
+    return (x > 0.5).astype(np.float32)
+  if mode == "bernoulli":
+    rng = np.random.default_rng(0 if key is None else key)
+    return (rng.random(x.shape) < x).astype(np.float32)
+  raise ValueError(f"visible_binarization must be 'threshold' or 'bernoulli', got {mode!r}")
+
+
+def load_data(config):
+  d = config.data
+  kw = dict(source=d.source, data_dir=d.dir or None)
+  if d.source == "fake":
+    kw = dict(source="fake", num_examples=int(d.num_train or 2000))
+  train = get_dataset(d.name, "train", **kw)
+  if d.source == "fake":
+    kw["num_examples"] = int(d.num_test or 1000)
+  test = get_dataset(d.name, "test", **kw)
+  xtr, ytr = train.arrays["image"], np.asarray(train.arrays["label"])
+  xte, yte = test.arrays["image"], np.asarray(test.arrays["label"])
+  if d.num_train:
+    xtr, ytr = xtr[:d.num_train], ytr[:d.num_train]
+  if d.num_test:
+    xte, yte = xte[:d.num_test], yte[:d.num_test]
+  bs = int(d.batch_size)
+  if len(xtr) % bs:
+    raise ValueError(f"train size {len(xtr)} is not a multiple of data.batch_size={bs}; "
+                     "set data.num_train to a multiple")
+  chunk = min(int(config.eval.chunk), len(xte))
+  if len(xte) % chunk:
+    raise ValueError(f"test size {len(xte)} is not a multiple of eval.chunk={chunk}")
+  mode = config.method.visible_binarization
+  return (binarize(xtr, mode, config.seed), ytr.astype(np.int32),
+          binarize(xte, mode, config.seed + 1), yte.astype(np.int32))
+
+
+def epoch_order(n, bs, seed, epoch):
+  """The same shuffled batch order for every scheme/device: permutation(seed, epoch)."""
+  return np.random.default_rng([seed, epoch]).permutation(n).reshape(-1, bs)
+
+
+# ---------------------------------------------------------------------------------------------
+# One DBN run
+
+def device_spec(config, device: str, **overrides):
+  dcfg = config.device
+  if device == "ideal":
+    return devices.get_device("ideal", p_ltp=int(dcfg.ideal_states), p_ltd=int(dcfg.ideal_states),
+                              **overrides)
+  base = dict(d2d_nl=float(dcfg.d2d_nl), d2d_range=float(dcfg.d2d_range),
+              read_noise=float(dcfg.read_noise))
+  base.update(overrides)
+  return devices.get_device(device, **base)
+
+
+def _dbn_from_rbms(rbm1, rbm2, rbm3, key, scheme, spec):
+  """DBN synapses after pre-training; generative arrays are fresh devices programmed with the
+  (transposed) recognition weights: `hidvis = vishid'`."""
+  syns = {"vishid": rbm1["W"], "hidrecb": rbm1["bh"], "visgenb": rbm1["bv"],
+          "hidpen": rbm2["W"], "penrecb": rbm2["bh"], "hidgenb": rbm2["bv"],
+          "top_W": rbm3["W"], "top_bv": rbm3["bv"], "top_bh": rbm3["bh"]}
+  for i, (name, src) in enumerate((("hidvis", rbm1["W"]), ("penhid", rbm2["W"]))):
+    if scheme == model.SOFTWARE:
+      syns[name] = {"w": src["w"].T}
+    else:
+      dev = devices.init_device_params(jax.random.fold_in(key, i), src["g"].T.shape, spec)
+      syns[name] = {"g": jnp.clip(src["g"].T, dev["lo"], dev["hi"]),
+                    "acc": jnp.zeros(src["g"].T.shape, jnp.int32),
+                    "count": jnp.zeros(src["g"].T.shape, jnp.int32), "dev": dev}
+  return syns
+
+
+def _tally_sum(tal):
+  out = {k: 0 for k in method.STAT_KEYS}
+  for t in tal.values():
+    for k in method.STAT_KEYS:
+      out[k] += int(t[k])
+  return out
+
+
+def _count_stats(syns):
+  """Endurance: pulses per device (mean, max) and a log2 histogram of the per-device counts."""
+  if any("count" not in s for s in syns.values()):
+    return {}
+  c = np.concatenate([np.asarray(s["count"]).reshape(-1) for s in syns.values()])
+  edges = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 2 ** 31 - 1]
+  hist, _ = np.histogram(c, bins=edges)
+  return {"devices": int(c.size), "mean_pulses_per_device": float(c.mean()),
+          "max_pulses_per_device": int(c.max()), "hist_edges": edges[:-1],
+          "hist": [int(h) for h in hist]}
+
+
+def _log(progress, msg):
+  """One line per epoch when the progress bar is off (background runs log to a file)."""
+  if not progress:
+    print(msg, flush=True)
+
+
+def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=None,
+            pretrain_epochs=None, finetune_epochs=None, progress=True) -> dict:
+  """Trains one DBN (pre-training, then up-down fine-tuning) and evaluates it.
+
+  Returns a JSON-able dict: accuracies (det per epoch, sampling at the end, free-energy det),
+  write tallies per phase and epoch, endurance stats and wall time.
+  """
+  xtr, ytr, xte, yte = data
+  m, meth, tr = config.model, config.method, config.train
+  n_vis, n_hid, n_pen, n_top, n_lab = model.layer_sizes(config)
+  if xtr.shape[1] != n_vis:
+    raise ValueError(f"images have {xtr.shape[1]} pixels but model.n_vis={n_vis}")
+  bs = int(config.data.batch_size)
+  w_max = float(m.w_max)
+  pre_e = int(tr.pretrain_epochs if pretrain_epochs is None else pretrain_epochs)
+  fin_e = int(tr.finetune_epochs if finetune_epochs is None else finetune_epochs)
+  if scheme == model.SOFTWARE:
+    spec = devices.get_device("ideal")
+  elif spec is None:
+    spec = device_spec(config, device)
+  scal = devices.device_scalars(spec)
+  if scheme == model.SOFTWARE:
+    scal["read_noise"] = jnp.float32(0.0)
+  rn = scal["read_noise"]
+  lr = jnp.float32(meth.lr)
+  common = dict(theta=int(meth.theta), multi_pulse=bool(meth.multi_pulse), batch_size=bs,
+                w_max=w_max, label_sampling=meth.label_sampling)
+  key = jax.random.key(int(config.seed), impl=config.method.key_impl)
+  k_init, k_train, k_eval = jax.random.split(key, 3)
+  t0 = time.time()
+  res = {"name": name, "scheme": scheme, "device": device, "spec": dataclasses.asdict(spec),
+         "pretrain": {}, "finetune": [], "seed": int(config.seed)}
+  ylab = np.eye(n_lab, dtype=np.float32)[ytr]
+  sizes = [(n_vis, n_hid, 0), (n_hid, n_pen, 0), (n_pen + n_lab, n_top, n_lab)]
+  rbms, inputs = [], xtr
+  total = 3 * pre_e + fin_e
+  bar = tqdm.tqdm(total=total, desc=f"{name}", disable=not progress, leave=False)
+  for li, (nv, nh, nl) in enumerate(sizes):
+    syns = model.init_synapses(jax.random.fold_in(k_init, li), model.rbm_shapes(nv, nh), scheme,
+                               spec, float(m.w_std), w_max)
+    tals = []
+    for ep in range(pre_e):
+      order = epoch_order(len(inputs), bs, int(config.seed), 1000 * li + ep)
+      v = inputs[order]
+      if nl:
+        v = np.concatenate([v, ylab[order]], -1)
+      syns, tal = method.pretrain_epoch(
+          syns, jnp.asarray(v), jax.random.fold_in(k_train, 1000 * li + ep), scal, lr,
+          scheme=scheme, n_labels=nl, **common)
+      tals.append(_tally_sum(tal))
+      bar.update(1)
+      _log(progress, f"{name}: rbm{li + 1} epoch {ep + 1}/{pre_e} pulses {tals[-1]['pulses']} "
+           f"({time.time() - t0:.0f}s)")
+    res["pretrain"][f"rbm{li + 1}"] = tals
+    rbms.append(syns)
+    if li < 2:
+      inputs = np.asarray(method.deterministic_up(
+          syns, jnp.asarray(inputs), jax.random.fold_in(k_eval, 100 + li), rn,
+          chunk=min(1000, len(inputs)), w_max=w_max))
+  dbn = _dbn_from_rbms(*rbms, jax.random.fold_in(k_init, 99), scheme, spec)
+  ev = dict(n_labels=n_lab, chunk=min(int(config.eval.chunk), len(xte)), w_max=w_max)
+  xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
+
+  def acc(mode="det", readout=meth.readout, n_samples=1, salt=0):
+    return float(method.evaluate(dbn, xte_j, yte_j, jax.random.fold_in(k_eval, salt), rn,
+                                 mode=mode, n_samples=n_samples, readout=readout, **ev))
+
+  res["acc_pretrain_det"] = acc(salt=1)
+  res["acc_pretrain_det_free_energy"] = acc(readout="free_energy", salt=2)
+  res["acc_det_per_epoch"] = [res["acc_pretrain_det"]]
+  _log(progress, f"{name}: pre-trained, det acc {res['acc_pretrain_det']:.4f} "
+       f"({time.time() - t0:.0f}s)")
+  for ep in range(fin_e):
+    order = epoch_order(len(xtr), bs, int(config.seed), 10_000 + ep)
+    dbn, tal = method.finetune_epoch(
+        dbn, jnp.asarray(xtr[order]), jnp.asarray(ylab[order]),
+        jax.random.fold_in(k_train, 10_000 + ep), scal, jnp.float32(meth.finetune_lr),
+        scheme=scheme, n_labels=n_lab, cd_k=int(meth.cd_k_finetune), **common)
+    res["finetune"].append(_tally_sum(tal))
+    if config.eval.every_epoch or ep == fin_e - 1:
+      res["acc_det_per_epoch"].append(acc(salt=10 + ep))
+    bar.update(1)
+    _log(progress, f"{name}: fine-tune epoch {ep + 1}/{fin_e} det acc "
+         f"{res['acc_det_per_epoch'][-1]:.4f} ({time.time() - t0:.0f}s)")
+  bar.close()
+  res["acc_det"] = acc(salt=3)
+  res["acc_det_free_energy"] = acc(readout="free_energy", salt=4)
+  if int(config.eval.n_samples) > 0:
+    res["acc_samp"] = acc(mode="samp", n_samples=int(config.eval.n_samples), salt=5)
+  phases = [t for ts in res["pretrain"].values() for t in ts] + res["finetune"]
+  res["totals"] = {k: int(sum(t[k] for t in phases)) for k in method.STAT_KEYS}
+  res["totals_pretrain"] = {k: int(sum(t[k] for ts in res["pretrain"].values() for t in ts))
+                            for k in method.STAT_KEYS}
+  res["endurance"] = _count_stats(dbn)
+  res["wall_s"] = time.time() - t0
+  return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary and gates
+
+def summarize(config, runs: dict) -> dict:
+  """Write ratios per device and the acceptance gates of the issue."""
+  out = {"runs": {}, "ratios": {}, "gates": {}}
+  for name, r in runs.items():
+    out["runs"][name] = {k: r.get(k) for k in ("scheme", "device", "acc_pretrain_det",
+                                               "acc_det", "acc_samp", "acc_det_free_energy",
+                                               "acc_pretrain_det_free_energy", "totals",
+                                               "wall_s")}
+    out["runs"][name]["max_pulses_per_device"] = r.get("endurance", {}).get(
+        "max_pulses_per_device")
+  for name, r in runs.items():
+    if r["scheme"] != "cdacc":
+      continue
+    dev = r["device"]
+    p = max(r["totals"]["pulses"], 1)
+    ratio = {"cdacc_pulses": r["totals"]["pulses"], "cdacc_events": r["totals"]["events"],
+             "a_events": r["totals"]["events_a"], "a_events_over_cdacc": r["totals"]["events_a"] / p}
+    on = runs.get(f"online_{dev}")
+    if on is not None:
+      ratio.update(b_pulses=on["totals"]["pulses"], b_events=on["totals"]["events"],
+                   b_pulses_over_cdacc=on["totals"]["pulses"] / p,
+                   b_events_over_cdacc=on["totals"]["events"] / max(r["totals"]["events"], 1),
+                   b_acc_det=on["acc_det"], cdacc_minus_b_acc=r["acc_det"] - on["acc_det"])
+    out["ratios"][dev] = ratio
+  g = out["gates"]
+  sw = runs.get("software")
+  if sw:
+    g["software_ge_96"] = {"value": sw["acc_det"], "pass": sw["acc_det"] >= 0.96}
+  cd = {r["device"]: r["acc_det"] for r in runs.values() if r["scheme"] == "cdacc"}
+  if "ideal" in cd:
+    g["cdacc_ideal_ge_95"] = {"value": cd["ideal"], "pass": cd["ideal"] >= 0.95}
+  lit = {d: a for d, a in cd.items() if d != "ideal"}
+  if lit:
+    n94 = sum(a >= 0.94 for a in lit.values())
+    g["cdacc_3_devices_ge_94_best_ge_95"] = {
+        "value": lit, "n_ge_94": n94, "best": max(lit.values()),
+        "pass": n94 >= 3 and max(lit.values()) >= 0.95}
+  if out["ratios"]:
+    g["writes_reduced_ge_30x_a"] = {
+        "value": {d: r["a_events_over_cdacc"] for d, r in out["ratios"].items()},
+        "pass": all(r["a_events_over_cdacc"] >= 30 for r in out["ratios"].values())}
+    b = {d: (r["b_pulses_over_cdacc"], r["b_events_over_cdacc"]) for d, r in out["ratios"].items()
+         if "b_pulses" in r}
+    if b:
+      g["writes_reduced_ge_30x_b"] = {"value": b,
+                                      "pass": all(min(v) >= 30 for v in b.values())}
+  return out
+
+
+def sweep_points(config):
+  return [tuple(p) for p in config.sweep.points]
+
+
+def run_sweep(config, data, workdir, progress=True) -> dict:
+  """Robustness sweep: (NL, C2C, D2D sigma_NL) points on one device model, pre-training only."""
+  sw = config.sweep
+  res = {}
+  for nl, c2c, d2d in sweep_points(config):
+    for scheme in sw.schemes:
+      name = f"sweep_{scheme}_nl{nl:g}_c2c{c2c:g}_d2d{d2d:g}"
+      path = pathlib.Path(workdir) / "runs" / f"{name}.json"
+      if path.exists():
+        res[name] = json.loads(path.read_text())
+        continue
+      spec = devices.get_device(sw.device, nl_ltp=float(nl), nl_ltd=-float(nl), c2c=float(c2c),
+                                d2d_nl=float(d2d), read_noise=float(config.device.read_noise))
+      r = run_dbn(config, data, scheme, sw.device, spec=spec, name=name,
+                  pretrain_epochs=int(sw.pretrain_epochs), finetune_epochs=0, progress=progress)
+      r["point"] = {"nl": nl, "c2c": c2c, "d2d": d2d}
+      path.parent.mkdir(parents=True, exist_ok=True)
+      path.write_text(json.dumps(r, indent=1))
+      res[name] = r
+  return res
+
+
+def sweep_gate(config, res: dict) -> dict:
+  ref, hard = tuple(config.sweep.reference), tuple(config.sweep.gate_point)
+  out = {}
+  for scheme in config.sweep.schemes:
+    pick = lambda p: res.get(f"sweep_{scheme}_nl{p[0]:g}_c2c{p[1]:g}_d2d{p[2]:g}")
+    a, b = pick(ref), pick(hard)
+    if a and b:
+      out[scheme] = {"ref": a["acc_det"], "hard": b["acc_det"], "drop": a["acc_det"] - b["acc_det"]}
+  if "cdacc" in out and "online" in out:
+    out["pass"] = out["cdacc"]["drop"] <= 0.02 and out["online"]["drop"] > out["cdacc"]["drop"]
+  return out
+
+
+def train_and_evaluate(config, workdir) -> dict:
+  workdir = pathlib.Path(workdir)
+  write_run_info(workdir, config)
+  data = load_data(config)
+  progress = bool(config.train.progress)
+  runs = {}
+  plan = []
+  if config.runs.software:
+    plan.append(("software", "software", None))
+  plan += [(f"cdacc_{d}", "cdacc", d) for d in config.runs.cdacc_devices]
+  plan += [(f"online_{d}", "online", d) for d in config.runs.online_devices]
+  for name, scheme, dev in plan:
+    path = workdir / "runs" / f"{name}.json"
+    if path.exists():
+      runs[name] = json.loads(path.read_text())
+      continue
+    r = run_dbn(config, data, scheme, dev, name=name, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(r, indent=1))
+    runs[name] = r
+    print(f"{name}: det {r['acc_det']:.4f} samp {r.get('acc_samp', float('nan')):.4f} "
+          f"pulses {r['totals']['pulses']} events_a {r['totals']['events_a']} "
+          f"wall {r['wall_s']:.0f}s", flush=True)
+  results = summarize(config, runs)
+  if config.sweep.enabled:
+    sres = run_sweep(config, data, workdir, progress)
+    results["sweep"] = {n: {"point": r["point"], "scheme": r["scheme"], "acc_det": r["acc_det"],
+                            "pulses": r["totals"]["pulses"]} for n, r in sres.items()}
+    results["gates"]["robustness"] = sweep_gate(config, sres)
+  write_results(workdir, results)
+  return results
