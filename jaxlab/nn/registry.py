@@ -11,6 +11,7 @@ import flax.linen as nn
 
 from jaxlab.nn import cnn
 from jaxlab.nn import gnn
+from jaxlab.nn import llama
 from jaxlab.nn import mlp
 from jaxlab.nn import resnet
 from jaxlab.nn import transformer
@@ -38,6 +39,16 @@ _REGISTRY: Dict[str, tuple] = {
     'vit': (vit.ViT, {
         'tiny': dict(patch_size=4, hidden_size=32, depth=2, num_heads=2,
                      mlp_dim=64, num_classes=10),
+        'tiny_swiglu': dict(patch_size=4, hidden_size=32, depth=2, num_heads=2,
+                            mlp_dim=64, num_classes=10, mlp_type='swiglu'),
+        # 28x28 grey images, patch 7 (16 + cls tokens): the pruning backbones
+        # (AMP/DGMR/HFPrune mini scale); D and H are 3/4 of the spec's 128/512
+        # so that one backbone trains in ~15 min on a shared 2-core CPU.
+        'mnist': dict(patch_size=7, hidden_size=96, depth=6, num_heads=4,
+                      mlp_dim=384, num_classes=10),
+        'mnist_swiglu': dict(patch_size=7, hidden_size=96, depth=6,
+                             num_heads=4, mlp_dim=256, num_classes=10,
+                             mlp_type='swiglu'),
         'cifar_small': dict(patch_size=4, hidden_size=192, depth=6,
                             num_heads=3, mlp_dim=384, num_classes=10),
         'ti16': dict(hidden_size=192, depth=12, num_heads=3, mlp_dim=768,
@@ -56,6 +67,18 @@ _REGISTRY: Dict[str, tuple] = {
         'gpt2_small': dict(vocab_size=50257, d_model=768, num_layers=12,
                            num_heads=12, mlp_dim=3072, max_len=1024,
                            dropout_rate=0.1),
+    }),
+    # LLaMA-style LM (RMSNorm, RoPE, SwiGLU, optional GQA); HF import in llama.py.
+    'llama': (llama.LlamaLM, {
+        'tiny': dict(vocab_size=64, d_model=32, num_layers=2, num_heads=4,
+                     num_kv_heads=2, mlp_dim=64, max_len=32,
+                     tie_embeddings=True, rms_norm_eps=1e-6),
+        # The HFPrune mini backbone (spec hfprune.md section 6, I = 3d), with 4
+        # layers instead of 6 so it trains in ~30 min on a shared 2-core CPU.
+        'char_small': dict(vocab_size=256, d_model=128, num_layers=4,
+                           num_heads=4, mlp_dim=384, max_len=256,
+                           tie_embeddings=True, rms_norm_eps=1e-6,
+                           dropout_rate=0.05),
     }),
     'gcn': (gnn.GCN, {
         'tiny': dict(hidden=8, num_classes=3),

@@ -9,6 +9,9 @@ stable so that pruning and weight-import code can find them:
   cls                       `[1, 1, D]` (token classifier only)
   pos_embedding             `[1, N (+1), D]`
   encoder_block_{i}/ln1, attn/{query,key,value,out}, ln2, mlp/{fc1,fc2}
+                            (`mlp_type='swiglu'`: fc1 kernel `[D, 2H]` holds the
+                            gate half then the value half, as DINOv2's `w12`;
+                            fc2 `[H, D]` is DINOv2's `w3`)
   encoder_norm              final LayerNorm
   head                      Dense classifier (absent when num_classes is None)
 
@@ -67,6 +70,7 @@ class MlpBlock(nn.Module):
   mlp_dim: int
   dropout_rate: float = 0.0
   dtype: Any = jnp.float32
+  activation: str = 'gelu'
 
   @nn.compact
   def __call__(self, x: Array, *, gate: Optional[Array] = None,
@@ -75,8 +79,15 @@ class MlpBlock(nn.Module):
     init = nn.initializers.xavier_uniform()
     h = nn.Dense(self.mlp_dim, dtype=self.dtype, kernel_init=init,
                  name='fc1')(x)
-    # Exact (erf) GELU, as in the original ViT and HuggingFace checkpoints.
-    h = nn.gelu(h, approximate=False)
+    if self.activation == 'gelu':
+      # Exact (erf) GELU, as in the original ViT and HuggingFace checkpoints.
+      h = nn.gelu(h, approximate=False)
+    elif self.activation == 'quick_gelu':
+      # OpenAI CLIP's x * sigmoid(1.702 x).
+      h = h * nn.sigmoid(1.702 * h)
+    else:
+      raise ValueError(f"activation must be 'gelu' or 'quick_gelu', got "
+                       f'{self.activation!r}')
     if gate is not None:
       h = h * gate.astype(h.dtype)
     self.sow('intermediates', 'hidden', h)
@@ -85,8 +96,54 @@ class MlpBlock(nn.Module):
     return nn.Dropout(self.dropout_rate, deterministic=not train)(h)
 
 
+class SwiGluMlpBlock(nn.Module):
+  """Gated MLP (DINOv2's SwiGLUFFN): `fc1` -> SiLU(gate half) * value half ->
+  (gate) -> dropout -> `fc2`.
+
+  `fc1` is one Dense of width `2 * mlp_dim` whose first `mlp_dim` outputs are
+  the SiLU gate and the last `mlp_dim` the value (the layout of DINOv2's fused
+  `w12`), so hidden neuron j owns fc1 columns j and `mlp_dim + j` and fc2 row
+  j. The product (`[B, N, mlp_dim]`) is sown as `hidden` and multiplied by the
+  optional `gate`, exactly as in `MlpBlock`.
+  """
+  mlp_dim: int
+  dropout_rate: float = 0.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: Array, *, gate: Optional[Array] = None,
+               train: bool = False) -> Array:
+    d = x.shape[-1]
+    init = nn.initializers.xavier_uniform()
+    h = nn.Dense(2 * self.mlp_dim, dtype=self.dtype, kernel_init=init,
+                 name='fc1')(x)
+    g, v = h[..., :self.mlp_dim], h[..., self.mlp_dim:]
+    h = nn.silu(g) * v
+    if gate is not None:
+      h = h * gate.astype(h.dtype)
+    self.sow('intermediates', 'hidden', h)
+    h = nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+    h = nn.Dense(d, dtype=self.dtype, kernel_init=init, name='fc2')(h)
+    return nn.Dropout(self.dropout_rate, deterministic=not train)(h)
+
+
+MLP_TYPES = ('gelu', 'quick_gelu', 'swiglu')
+
+
+def _mlp(mlp_type: str, mlp_dim: int, dropout_rate: float, dtype) -> nn.Module:
+  if mlp_type == 'swiglu':
+    return SwiGluMlpBlock(mlp_dim, dropout_rate, dtype=dtype, name='mlp')
+  if mlp_type in ('gelu', 'quick_gelu'):
+    return MlpBlock(mlp_dim, dropout_rate, dtype=dtype, activation=mlp_type,
+                    name='mlp')
+  raise ValueError(f'mlp_type must be one of {MLP_TYPES}, got {mlp_type!r}')
+
+
 class EncoderBlock(nn.Module):
   """Pre-LN block: `x + attn(ln1(x))`, then `x + mlp(ln2(x))`.
+
+  With `layer_scale_init` (DINOv2's LayerScale) each branch is multiplied by a
+  learned `[D]` vector (`ls1`, `ls2`) before the residual add.
 
   Returns `(x [B, N, D], attention probs [B, heads, N, N])`.
   """
@@ -96,6 +153,8 @@ class EncoderBlock(nn.Module):
   attention_dropout_rate: float = 0.0
   layer_norm_eps: float = 1e-6
   dtype: Any = jnp.float32
+  mlp_type: str = 'gelu'
+  layer_scale_init: Optional[float] = None
 
   @nn.compact
   def __call__(self, x: Array, *, mask: Optional[Array] = None,
@@ -105,9 +164,16 @@ class EncoderBlock(nn.Module):
     y, probs = MultiHeadAttention(self.num_heads, self.attention_dropout_rate,
                                   dtype=self.dtype, name='attn')(
                                       ln('ln1')(x), mask=mask, train=train)
+    d = x.shape[-1]
+    if self.layer_scale_init is not None:
+      init = nn.initializers.constant(self.layer_scale_init)
+      y = y * self.param('ls1', init, (d,)).astype(y.dtype)
     x = x + nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-    y = MlpBlock(self.mlp_dim, self.dropout_rate, dtype=self.dtype,
-                 name='mlp')(ln('ln2')(x), gate=mlp_gate, train=train)
+    y = _mlp(self.mlp_type, self.mlp_dim, self.dropout_rate, self.dtype)(
+        ln('ln2')(x), gate=mlp_gate, train=train)
+    if self.layer_scale_init is not None:
+      init = nn.initializers.constant(self.layer_scale_init)
+      y = y * self.param('ls2', init, (d,)).astype(y.dtype)
     return x + y, probs
 
 
@@ -128,6 +194,12 @@ class ViT(nn.Module):
     layer_norm_eps: 1e-6 as in big_vision; HuggingFace checkpoints use 1e-12.
     head_zero_init: zero-initialise the head (standard for ViT training).
     dtype: computation dtype; outputs are float32.
+    mlp_type: 'gelu' (`MlpBlock`, the default), 'quick_gelu' (OpenAI CLIP's
+      activation) or 'swiglu' (`SwiGluMlpBlock`, the DINOv2-style gated MLP;
+      `mlp_dim` is then the gated hidden width).
+    pre_norm: a LayerNorm (`pre_norm`) on the embedded tokens before the
+      first block (CLIP's `pre_layrnorm`).
+    layer_scale_init: DINOv2 LayerScale (`ls1`, `ls2` per block); None = off.
   """
   patch_size: int = 16
   hidden_size: int = 768
@@ -141,6 +213,9 @@ class ViT(nn.Module):
   layer_norm_eps: float = 1e-6
   head_zero_init: bool = True
   dtype: Any = jnp.float32
+  mlp_type: str = 'gelu'
+  pre_norm: bool = False
+  layer_scale_init: Optional[float] = None
 
   def mlp_dims(self) -> tuple:
     """MLP hidden width of each block."""
@@ -166,6 +241,9 @@ class ViT(nn.Module):
       LayerNorm) and, when requested, `attention`: a tuple over blocks of
       `[B, heads, N (+1), N (+1)]` arrays.
     """
+    if self.mlp_type not in MLP_TYPES:
+      raise ValueError(f'mlp_type must be one of {MLP_TYPES}, got '
+                       f'{self.mlp_type!r}')
     if self.classifier not in ('token', 'gap'):
       raise ValueError(f"classifier must be 'token' or 'gap', got "
                        f'{self.classifier!r}')
@@ -183,6 +261,9 @@ class ViT(nn.Module):
     pos = self.param('pos_embedding', nn.initializers.normal(stddev=0.02),
                      (1, x.shape[1], d))
     x = x + pos.astype(x.dtype)
+    if self.pre_norm:
+      x = nn.LayerNorm(epsilon=self.layer_norm_eps, dtype=self.dtype,
+                       name='pre_norm')(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
 
     attn = []
@@ -190,6 +271,7 @@ class ViT(nn.Module):
       x, probs = EncoderBlock(
           self.num_heads, mlp_dims[i], self.dropout_rate,
           self.attention_dropout_rate, self.layer_norm_eps, dtype=self.dtype,
+          mlp_type=self.mlp_type, layer_scale_init=self.layer_scale_init,
           name=f'encoder_block_{i}')(
               x, mlp_gate=None if mlp_gates is None else mlp_gates[i],
               train=train)

@@ -254,3 +254,167 @@ def import_gpt2(state_dict: Mapping[str, np.ndarray],
   expected = jax.eval_shape(model.init, jax.random.key(0),
                             jnp.zeros((1, 1), jnp.int32))['params']
   return _build('GPT-2', state_dict, names, entries, expected, ignore, errors)
+
+
+def _with_zeros(state_dict: Mapping[str, Any], names: Dict[str, str],
+                zeros: Dict[str, Tuple[int, ...]]) -> Tuple[dict, Dict[str, str]]:
+  """Adds all-zero entries (biases a checkpoint does not have) under synthetic names."""
+  sd = dict(state_dict)
+  names = dict(names)
+  for short, shape in zeros.items():
+    key = f'<zeros>{short}'
+    sd[key] = np.zeros(shape, np.float32)
+    names[short] = key
+  return sd, names
+
+
+def import_clip_vision(state_dict: Mapping[str, np.ndarray],
+                       model_config: Union[vit.ViT, Mapping[str, Any]], *,
+                       image_size: int = 224, num_channels: int = 3) -> dict:
+  """Converts a HuggingFace `CLIPVisionModel(WithProjection)` state dict into a ViT.
+
+  HF layout (keys with or without the `vision_model.` prefix; a full `CLIPModel` state dict
+  works too, its text tower and `logit_scale` are skipped):
+
+    embeddings.class_embedding [D], embeddings.patch_embedding.weight [D, C, P, P] (no bias),
+    embeddings.position_embedding.weight [N+1, D], pre_layrnorm.{weight,bias},
+    encoder.layers.{i}.{layer_norm1, layer_norm2}.{weight,bias},
+    encoder.layers.{i}.self_attn.{q_proj,k_proj,v_proj,out_proj}.{weight,bias},
+    encoder.layers.{i}.mlp.{fc1,fc2}.{weight,bias}, post_layernorm.{weight,bias},
+    visual_projection.weight [E, D] (no bias; `WithProjection` / `CLIPModel`).
+
+  The model must be built with `pre_norm=True`, `mlp_type='quick_gelu'` (OpenAI CLIP; use
+  'gelu' for checkpoints with `hidden_act='gelu'`), `layer_norm_eps=1e-5`, `classifier='token'`
+  and either `num_classes=None` (no projection) or `num_classes=E` (the projection becomes the
+  head, with a zero bias). The patch embedding gets a zero bias. Our `cls` output equals HF's
+  `pooler_output` (post_layernorm of the class token) and the head's output its `image_embeds`;
+  our `patch_tokens` are post-norm too (HF's `last_hidden_state` is not).
+
+  Raises:
+    ValueError: missing/unexpected keys or shape mismatches, all listed, or a model config
+      that cannot represent CLIP.
+  """
+  model = _as_module(model_config, vit.ViT)
+  problems = []
+  if model.classifier != 'token':
+    problems.append("CLIP needs classifier='token'")
+  if not model.pre_norm:
+    problems.append('CLIP needs pre_norm=True (its pre_layrnorm)')
+  if model.layer_scale_init is not None:
+    problems.append('CLIP has no LayerScale (layer_scale_init must be None)')
+  if problems:
+    raise ValueError('model config cannot hold a CLIP vision tower: ' + '; '.join(problems))
+  d = model.hidden_size
+  names = _strip_prefix(state_dict, 'vision_model.')
+  entries: List[_Entry] = [
+      ('embeddings.class_embedding', ('cls',), lambda w: w.reshape(1, 1, -1)),
+      ('embeddings.position_embedding.weight', ('pos_embedding',), lambda w: w[None]),
+      ('embeddings.patch_embedding.weight', ('embedding', 'kernel'), _conv),
+      ('embeddings.patch_embedding.bias', ('embedding', 'bias'), _same),
+      ('pre_layrnorm.weight', ('pre_norm', 'scale'), _same),
+      ('pre_layrnorm.bias', ('pre_norm', 'bias'), _same),
+      ('post_layernorm.weight', ('encoder_norm', 'scale'), _same),
+      ('post_layernorm.bias', ('encoder_norm', 'bias'), _same),
+  ]
+  zeros = {'embeddings.patch_embedding.bias': (d,)}
+  linears = {'self_attn.q_proj': ('attn', 'query'), 'self_attn.k_proj': ('attn', 'key'),
+             'self_attn.v_proj': ('attn', 'value'), 'self_attn.out_proj': ('attn', 'out'),
+             'mlp.fc1': ('mlp', 'fc1'), 'mlp.fc2': ('mlp', 'fc2')}
+  norms = {'layer_norm1': 'ln1', 'layer_norm2': 'ln2'}
+  for i in range(model.depth):
+    hf, block = f'encoder.layers.{i}.', f'encoder_block_{i}'
+    for src, dst in linears.items():
+      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
+      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
+    for src, dst in norms.items():
+      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
+      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+  if model.num_classes is not None:
+    entries.append(('visual_projection.weight', ('head', 'kernel'), _linear))
+    entries.append(('visual_projection.bias', ('head', 'bias'), _same))
+    zeros['visual_projection.bias'] = (model.num_classes,)
+  sd, names = _with_zeros(state_dict, names, zeros)
+
+  def ignore(k):
+    return (k.startswith(('text_model.', 'text_projection.', '<zeros>'))
+            or k in ('logit_scale', 'embeddings.position_ids', 'visual_projection.weight'))
+
+  expected = jax.eval_shape(
+      model.init, jax.random.key(0),
+      jnp.zeros((1, image_size, image_size, num_channels)))['params']
+  return _build('CLIP vision', sd, names, entries, expected, ignore, [])
+
+
+def import_dinov2(state_dict: Mapping[str, np.ndarray],
+                  model_config: Union[vit.ViT, Mapping[str, Any]], *,
+                  image_size: int = 518, num_channels: int = 3) -> dict:
+  """Converts a HuggingFace `Dinov2Model` state dict (GELU or SwiGLU MLPs) into a ViT.
+
+  HF layout (keys with or without the `dinov2.` prefix of `Dinov2ForImageClassification`):
+
+    embeddings.cls_token [1, 1, D], embeddings.mask_token [1, D] (skipped),
+    embeddings.position_embeddings [1, N+1, D], embeddings.patch_embeddings.projection.{weight,
+    bias}, encoder.layer.{i}.{norm1, norm2}.{weight,bias},
+    encoder.layer.{i}.attention.attention.{query,key,value}.{weight,bias},
+    encoder.layer.{i}.attention.output.dense.{weight,bias},
+    encoder.layer.{i}.layer_scale{1,2}.lambda1 [D],
+    encoder.layer.{i}.mlp.{fc1,fc2}.{weight,bias}               (GELU: ViT-S/B/L)
+    encoder.layer.{i}.mlp.{weights_in [2H, D], weights_out}.{weight,bias}   (SwiGLU: ViT-g)
+    layernorm.{weight,bias}; classifier.{weight,bias} when the model has a head.
+
+  `weights_in` stacks the SiLU-gate half then the value half, which is exactly our fused
+  `mlp_type='swiglu'` fc1, so MLP pruning slices both halves with the same indices. Build the
+  model with `layer_scale_init=<any float>` (the values are loaded), `layer_norm_eps=1e-6`,
+  `classifier='token'` and the `mlp_type` matching the checkpoint. `image_size` must match
+  the checkpoint's position grid (518 for the released models; no interpolation here). HF's
+  classifier head reads [cls, mean patch] concatenated; only `num_classes=None` (backbone) is
+  supported.
+
+  Raises:
+    ValueError: missing/unexpected keys or shape mismatches, all listed.
+  """
+  model = _as_module(model_config, vit.ViT)
+  problems = []
+  if model.classifier != 'token':
+    problems.append("DINOv2 needs classifier='token'")
+  if model.layer_scale_init is None:
+    problems.append('DINOv2 needs LayerScale (set layer_scale_init, e.g. 1e-5)')
+  if model.pre_norm:
+    problems.append('DINOv2 has no pre-norm (pre_norm must be False)')
+  if model.num_classes is not None:
+    problems.append('only the backbone is imported: build the model with num_classes=None')
+  if problems:
+    raise ValueError('model config cannot hold a DINOv2 backbone: ' + '; '.join(problems))
+  names = _strip_prefix(state_dict, 'dinov2.')
+  entries: List[_Entry] = [
+      ('embeddings.cls_token', ('cls',), _same),
+      ('embeddings.position_embeddings', ('pos_embedding',), _same),
+      ('embeddings.patch_embeddings.projection.weight', ('embedding', 'kernel'), _conv),
+      ('embeddings.patch_embeddings.projection.bias', ('embedding', 'bias'), _same),
+      ('layernorm.weight', ('encoder_norm', 'scale'), _same),
+      ('layernorm.bias', ('encoder_norm', 'bias'), _same),
+  ]
+  mlp = ({'mlp.weights_in': ('mlp', 'fc1'), 'mlp.weights_out': ('mlp', 'fc2')}
+         if model.mlp_type == 'swiglu' else
+         {'mlp.fc1': ('mlp', 'fc1'), 'mlp.fc2': ('mlp', 'fc2')})
+  linears = {'attention.attention.query': ('attn', 'query'),
+             'attention.attention.key': ('attn', 'key'),
+             'attention.attention.value': ('attn', 'value'),
+             'attention.output.dense': ('attn', 'out'), **mlp}
+  norms = {'norm1': 'ln1', 'norm2': 'ln2'}
+  for i in range(model.depth):
+    hf, block = f'encoder.layer.{i}.', f'encoder_block_{i}'
+    for src, dst in linears.items():
+      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
+      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
+    for src, dst in norms.items():
+      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
+      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+    entries.append((hf + 'layer_scale1.lambda1', (block, 'ls1'), _same))
+    entries.append((hf + 'layer_scale2.lambda1', (block, 'ls2'), _same))
+
+  ignore = lambda k: k == 'embeddings.mask_token'
+  expected = jax.eval_shape(
+      model.init, jax.random.key(0),
+      jnp.zeros((1, image_size, image_size, num_channels)))['params']
+  return _build('DINOv2', state_dict, names, entries, expected, ignore, [])

@@ -7,7 +7,7 @@ import pytest
 
 from jaxlab import nn as jnn
 
-NAMES = ['mlp', 'simple_cnn', 'resnet', 'vit', 'transformer_lm', 'gcn', 'gat',
+NAMES = ['mlp', 'simple_cnn', 'resnet', 'vit', 'transformer_lm', 'llama', 'gcn', 'gat',
          'graphsage']
 
 

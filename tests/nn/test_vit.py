@@ -98,3 +98,39 @@ def test_bfloat16_compute(tiny):
   out = jax.jit(functools.partial(model.apply, return_attention=True))(
       {'params': params}, x)
   chex.assert_type([out['logits'], out['attention'][0]], jnp.float32)
+
+
+def test_swiglu_mlp_layout_and_closed_form():
+  model = jnn.get_model('vit', 'tiny_swiglu', head_zero_init=False)
+  x = np.random.default_rng(3).normal(size=(B, S, S, 3)).astype(np.float32)
+  params = jax.jit(model.init)(_key(2), x)['params']
+  mlp = params['encoder_block_0']['mlp']
+  chex.assert_shape(mlp['fc1']['kernel'], (32, 128))  # [D, 2H]: gate half, value half
+  chex.assert_shape(mlp['fc2']['kernel'], (64, 32))
+  # the block's MLP on a random input equals silu(x W_g + b_g) * (x W_v + b_v) W2 + b2
+  from jaxlab.nn import vit as jvit
+  h = np.random.default_rng(4).normal(size=(2, 5, 32)).astype(np.float32)
+  y = jvit.SwiGluMlpBlock(64).apply({'params': mlp}, h)
+  u = h @ np.asarray(mlp['fc1']['kernel']) + np.asarray(mlp['fc1']['bias'])
+  g, v = u[..., :64], u[..., 64:]
+  ref = (g / (1 + np.exp(-g)) * v) @ np.asarray(mlp['fc2']['kernel']) + np.asarray(
+      mlp['fc2']['bias'])
+  np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
+  out = model.apply({'params': params}, x, mlp_gates=[jnp.ones((64,))] * 2)
+  np.testing.assert_allclose(out['logits'], model.apply({'params': params}, x)['logits'],
+                             rtol=1e-6)
+
+
+def test_clip_and_dinov2_options():
+  x = jnp.ones((1, 16, 16, 3))
+  model = jnn.get_model('vit', 'tiny', pre_norm=True, mlp_type='quick_gelu',
+                        layer_scale_init=0.5)
+  params = jax.jit(model.init)(_key(0), x)['params']
+  assert 'pre_norm' in params
+  np.testing.assert_allclose(params['encoder_block_0']['ls1'], 0.5)
+  chex.assert_shape(params['encoder_block_1']['ls2'], (32,))
+  # defaults keep the original parameter set
+  plain = jax.eval_shape(jnn.get_model('vit', 'tiny').init, _key(0), x)['params']
+  assert 'pre_norm' not in plain and 'ls1' not in plain['encoder_block_0']
+  with pytest.raises(ValueError, match='mlp_type'):
+    jnn.get_model('vit', 'tiny', mlp_type='relu').init(_key(0), x)

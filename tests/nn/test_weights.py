@@ -224,3 +224,185 @@ def test_vit_strict_errors_and_headless_import():
 def test_load_state_dict_rejects_unknown_format(tmp_path):
   with pytest.raises(ValueError, match='unsupported'):
     jnn.load_state_dict(tmp_path / 'model.ckpt')
+
+
+# ---- HF CLIP vision and DINOv2 layouts (random checkpoints with the real key names) ----------
+
+from jaxlab.nn import weights as jweights  # noqa: E402
+
+CLIP = dict(patch_size=4, hidden_size=16, depth=2, num_heads=2, mlp_dim=32, num_classes=6,
+            layer_norm_eps=1e-5, pre_norm=True, mlp_type='quick_gelu')
+DINO = dict(patch_size=4, hidden_size=16, depth=2, num_heads=2, mlp_dim=24, num_classes=None,
+            layer_norm_eps=1e-6, layer_scale_init=1e-5)
+
+
+def _patchify(image, p):
+  h, w, c = image.shape
+  patches = image.reshape(h // p, p, w // p, p, c).transpose(0, 2, 4, 1, 3)
+  return patches.reshape(-1, c, p, p)  # torch [C, P, P] per patch
+
+
+def _clip_state_dict(rng):
+  d, m, p, e = CLIP['hidden_size'], CLIP['mlp_dim'], CLIP['patch_size'], CLIP['num_classes']
+  n = (IMAGE // p) ** 2
+  r = lambda *s: rng.normal(scale=0.2, size=s).astype(np.float32)
+  sd = {'embeddings.class_embedding': r(d), 'embeddings.patch_embedding.weight': r(d, 3, p, p),
+        'embeddings.position_embedding.weight': r(n + 1, d),
+        'embeddings.position_ids': np.arange(n + 1)[None].astype(np.int64),
+        'pre_layrnorm.weight': 1 + r(d), 'pre_layrnorm.bias': r(d),
+        'post_layernorm.weight': 1 + r(d), 'post_layernorm.bias': r(d)}
+  for i in range(CLIP['depth']):
+    h = f'encoder.layers.{i}.'
+    for name in ('q_proj', 'k_proj', 'v_proj', 'out_proj'):
+      sd[h + f'self_attn.{name}.weight'] = r(d, d)
+      sd[h + f'self_attn.{name}.bias'] = r(d)
+    sd.update({h + 'mlp.fc1.weight': r(m, d), h + 'mlp.fc1.bias': r(m),
+               h + 'mlp.fc2.weight': r(d, m), h + 'mlp.fc2.bias': r(d)})
+    for ln in ('layer_norm1', 'layer_norm2'):
+      sd[h + ln + '.weight'] = 1 + r(d)
+      sd[h + ln + '.bias'] = r(d)
+  sd = {'vision_model.' + k: v for k, v in sd.items()}
+  sd['visual_projection.weight'] = r(e, d)
+  # a full CLIPModel also holds the text tower: skipped
+  sd['text_model.embeddings.token_embedding.weight'] = r(10, d)
+  sd['text_projection.weight'] = r(e, d)
+  sd['logit_scale'] = np.array(2.6592, np.float32)
+  return sd
+
+
+def _clip_reference(sd, image):
+  """HF CLIPVisionModelWithProjection: (image_embeds, pooler_output) of one image."""
+  g = lambda k: sd['vision_model.' + k].astype(np.float64)
+  eps = CLIP['layer_norm_eps']
+  x = np.einsum('ncij,dcij->nd', _patchify(image, CLIP['patch_size']),
+                g('embeddings.patch_embedding.weight'))  # no bias
+  x = np.concatenate([g('embeddings.class_embedding')[None], x])
+  x = x + g('embeddings.position_embedding.weight')
+  x = _ln(x, g('pre_layrnorm.weight'), g('pre_layrnorm.bias'), eps)
+  lin = lambda a, k: a @ g(k + '.weight').T + g(k + '.bias')
+  quick_gelu = lambda a: a / (1 + np.exp(-1.702 * a))
+  for i in range(CLIP['depth']):
+    l = f'encoder.layers.{i}.'
+    a = _ln(x, g(l + 'layer_norm1.weight'), g(l + 'layer_norm1.bias'), eps)
+    q, k, v = (lin(a, l + f'self_attn.{n}_proj') for n in 'qkv')
+    x = x + lin(_mha(q, k, v, CLIP['num_heads'], causal=False), l + 'self_attn.out_proj')
+    a = _ln(x, g(l + 'layer_norm2.weight'), g(l + 'layer_norm2.bias'), eps)
+    x = x + lin(quick_gelu(lin(a, l + 'mlp.fc1')), l + 'mlp.fc2')
+  pooled = _ln(x[0], g('post_layernorm.weight'), g('post_layernorm.bias'), eps)
+  return pooled @ sd['visual_projection.weight'].astype(np.float64).T, pooled
+
+
+def test_clip_vision_import_matches_numpy_reference():
+  rng = np.random.default_rng(5)
+  sd = _clip_state_dict(rng)
+  params = jweights.import_clip_vision(sd, CLIP, image_size=IMAGE)
+  np.testing.assert_array_equal(params['embedding']['bias'], 0.0)
+  images = rng.normal(size=(2, IMAGE, IMAGE, 3)).astype(np.float32)
+  out = jax.jit(jnn.ViT(**CLIP).apply)({'params': params}, images)
+  for b in range(2):
+    embeds, pooled = _clip_reference(sd, images[b].astype(np.float64))
+    np.testing.assert_allclose(out['logits'][b], embeds, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out['cls'][b], pooled, rtol=1e-4, atol=1e-4)
+  # headless import of CLIPVisionModel keys (no prefix, no projection)
+  base = {k[len('vision_model.'):]: v for k, v in sd.items() if k.startswith('vision_model.')}
+  params = jweights.import_clip_vision(base, dict(CLIP, num_classes=None), image_size=IMAGE)
+  assert 'head' not in params and 'pre_norm' in params
+
+
+def test_clip_vision_import_errors():
+  sd = _clip_state_dict(np.random.default_rng(6))
+  del sd['vision_model.encoder.layers.1.mlp.fc2.bias']
+  with pytest.raises(ValueError, match=r"missing keys: \['encoder.layers.1.mlp.fc2.bias'\]"):
+    jweights.import_clip_vision(sd, CLIP, image_size=IMAGE)
+  with pytest.raises(ValueError, match='pre_norm=True'):
+    jweights.import_clip_vision(sd, dict(CLIP, pre_norm=False), image_size=IMAGE)
+
+
+def _dino_state_dict(rng, swiglu):
+  d, m, p = DINO['hidden_size'], DINO['mlp_dim'], DINO['patch_size']
+  n = (IMAGE // p) ** 2
+  r = lambda *s: rng.normal(scale=0.2, size=s).astype(np.float32)
+  sd = {'embeddings.cls_token': r(1, 1, d), 'embeddings.mask_token': r(1, d),
+        'embeddings.position_embeddings': r(1, n + 1, d),
+        'embeddings.patch_embeddings.projection.weight': r(d, 3, p, p),
+        'embeddings.patch_embeddings.projection.bias': r(d),
+        'layernorm.weight': 1 + r(d), 'layernorm.bias': r(d)}
+  for i in range(DINO['depth']):
+    h = f'encoder.layer.{i}.'
+    for name in ('query', 'key', 'value'):
+      sd[h + f'attention.attention.{name}.weight'] = r(d, d)
+      sd[h + f'attention.attention.{name}.bias'] = r(d)
+    sd[h + 'attention.output.dense.weight'] = r(d, d)
+    sd[h + 'attention.output.dense.bias'] = r(d)
+    if swiglu:
+      sd.update({h + 'mlp.weights_in.weight': r(2 * m, d), h + 'mlp.weights_in.bias': r(2 * m),
+                 h + 'mlp.weights_out.weight': r(d, m), h + 'mlp.weights_out.bias': r(d)})
+    else:
+      sd.update({h + 'mlp.fc1.weight': r(m, d), h + 'mlp.fc1.bias': r(m),
+                 h + 'mlp.fc2.weight': r(d, m), h + 'mlp.fc2.bias': r(d)})
+    for ln in ('norm1', 'norm2'):
+      sd[h + ln + '.weight'] = 1 + r(d)
+      sd[h + ln + '.bias'] = r(d)
+    sd[h + 'layer_scale1.lambda1'] = 1 + r(d)
+    sd[h + 'layer_scale2.lambda1'] = 1 + r(d)
+  return sd
+
+
+def _dino_reference(sd, image, swiglu):
+  """HF Dinov2Model last_hidden_state (after the final layernorm) of one image."""
+  g = lambda k: sd[k].astype(np.float64)
+  eps = DINO['layer_norm_eps']
+  x = np.einsum('ncij,dcij->nd', _patchify(image, DINO['patch_size']),
+                g('embeddings.patch_embeddings.projection.weight'))
+  x = x + g('embeddings.patch_embeddings.projection.bias')
+  x = np.concatenate([g('embeddings.cls_token')[0], x]) + g('embeddings.position_embeddings')[0]
+  lin = lambda a, k: a @ g(k + '.weight').T + g(k + '.bias')
+  for i in range(DINO['depth']):
+    l = f'encoder.layer.{i}.'
+    a = _ln(x, g(l + 'norm1.weight'), g(l + 'norm1.bias'), eps)
+    q, k, v = (lin(a, l + f'attention.attention.{n}') for n in ('query', 'key', 'value'))
+    a = lin(_mha(q, k, v, DINO['num_heads'], causal=False), l + 'attention.output.dense')
+    x = x + a * g(l + 'layer_scale1.lambda1')
+    a = _ln(x, g(l + 'norm2.weight'), g(l + 'norm2.bias'), eps)
+    if swiglu:
+      x1, x2 = np.split(lin(a, l + 'mlp.weights_in'), 2, axis=-1)
+      a = lin(x1 / (1 + np.exp(-x1)) * x2, l + 'mlp.weights_out')
+    else:
+      a = lin(_gelu_erf(lin(a, l + 'mlp.fc1')), l + 'mlp.fc2')
+    x = x + a * g(l + 'layer_scale2.lambda1')
+  return _ln(x, g('layernorm.weight'), g('layernorm.bias'), eps)
+
+
+@pytest.mark.parametrize('swiglu', [False, True])
+def test_dinov2_import_matches_numpy_reference(swiglu):
+  rng = np.random.default_rng(7)
+  sd = _dino_state_dict(rng, swiglu)
+  cfg = dict(DINO, mlp_type='swiglu' if swiglu else 'gelu')
+  params = jweights.import_dinov2({'dinov2.' + k: v for k, v in sd.items()}, cfg,
+                                  image_size=IMAGE)
+  images = rng.normal(size=(2, IMAGE, IMAGE, 3)).astype(np.float32)
+  model = jnn.ViT(**cfg)
+  out = jax.jit(model.apply)({'params': params}, images)
+  for b in range(2):
+    ref = _dino_reference(sd, images[b].astype(np.float64), swiglu)
+    np.testing.assert_allclose(out['cls'][b], ref[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(out['patch_tokens'][b], ref[1:], rtol=1e-4, atol=1e-4)
+  if swiglu:
+    # the imported gated MLP prunes like ours: masked == sliced
+    from jaxlab.ops import pruning
+    keep = [np.arange(0, 24, 3), np.arange(5)]
+    sliced, widths = pruning.slice_mlps(params, keep)
+    masks = tuple(np.isin(np.arange(24), k).astype(np.float32) for k in keep)
+    small = jnn.ViT(**dict(cfg, mlp_dim=widths))
+    np.testing.assert_allclose(small.apply({'params': sliced}, images)['cls'],
+                               model.apply({'params': params}, images, mlp_gates=masks)['cls'],
+                               atol=1e-5)
+
+
+def test_dinov2_import_errors():
+  sd = _dino_state_dict(np.random.default_rng(8), swiglu=True)
+  with pytest.raises(ValueError, match='missing keys'):  # a GELU model expects fc1/fc2
+    jweights.import_dinov2(sd, dict(DINO, mlp_type='gelu'), image_size=IMAGE)
+  with pytest.raises(ValueError, match='LayerScale'):
+    jweights.import_dinov2(sd, dict(DINO, mlp_type='swiglu', layer_scale_init=None),
+                           image_size=IMAGE)
