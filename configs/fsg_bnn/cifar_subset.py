@@ -1,0 +1,33 @@
+"""FSG task B (reported only): binary ResNet-8-lite on the CIFAR-10 subset (4,000 / 1,000), W1A32.
+
+  python scripts/train.py --config=configs/fsg_bnn/cifar_subset.py \
+      --workdir=/work/workdirs/fsg_bnn/cifar_subset
+
+Same four estimators as mini.py, one seed, crop + flip augmentation, full-precision pretrain then
+binarised fine-tuning. The spec's task B (widths 16/32/64, 20 + 10 epochs) is cut down to widths
+4/8/16, 10 + 5 epochs so that it finishes on a shared 2-core CPU; see the README.
+"""
+
+from jaxlab.configs import finalize
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location("_fsg_mini", pathlib.Path(__file__).with_name("mini.py"))
+_mini = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_mini)
+
+
+def get_config(arg=None):
+  c = _mini.get_config(None)
+  c.unlock()
+  c.num_seeds = 1
+  c.data.name = "cifar10"
+  c.data.train_limit = 0
+  c.data.augment = "crop_flip"
+  c.quant.act_bits = 32
+  c.pretrain.epochs = 10.0
+  c.train.num_epochs = 5.0
+  c.optim.decay_epochs = (4.0,)
+  c.train.log_every = 10
+  c.smoke = False
+  return finalize(c, arg, smoke=_mini.smoke_variant)

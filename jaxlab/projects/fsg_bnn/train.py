@@ -1,0 +1,368 @@
+"""FSG vs STE vs MetaQuant: full-precision pretrain, then binarised fine-tuning with every estimator.
+
+`train_and_evaluate(config, workdir)`:
+  1. trains the full-precision network (same activations as the binary run) for
+     `pretrain.epochs` epochs with Adam, or reuses `workdir/seed<S>/pretrain.msgpack`;
+  2. for every estimator in `config.methods`, from that same init, with the same hypernetwork
+     init and the same batch order (`batch_iterator(seed)`), fine-tunes the binarised network for
+     `train.num_epochs` epochs (one jitted step per estimator; the Python loop over methods is
+     outside jit) and evaluates Q(W) on the test set after each epoch;
+  3. repeats for `num_seeds` seeds (seed, seed+1, ...) and writes `results.json` with per-seed
+     and mean/std figures. A finished (seed, method) run is reused on restart (its own
+     `results.json`), so an interrupted sweep resumes at run granularity.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from jaxlab import data as jdata
+from jaxlab import train as jtrain
+from jaxlab.ops.augment import crop_flip, normalize
+from jaxlab.projects.fsg_bnn import method as fm
+from jaxlab.projects.fsg_bnn import model as fmodel
+
+
+def load_data(config):
+  kw = dict(source=config.data.source, data_dir=config.data.dir or None)
+  tr = jdata.get_dataset(config.data.name, "train", **kw)
+  te = jdata.get_dataset(config.data.name, "test", **kw)
+  tr_a, te_a = dict(tr.arrays), dict(te.arrays)
+  if config.data.train_limit:
+    tr_a = {k: v[:config.data.train_limit] for k, v in tr_a.items()}
+  if config.data.test_limit:
+    te_a = {k: v[:config.data.test_limit] for k, v in te_a.items()}
+  return tr_a, te_a, tr.num_classes
+
+
+def channel_stats(images: np.ndarray):
+  """Per-channel mean/std on the [0, 1] scale (uint8 via histograms, no float64 copy)."""
+  if images.dtype != np.uint8:
+    x = images.reshape(-1, images.shape[-1]).astype(np.float64)
+    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
+  vals = np.arange(256) / 255.0
+  mean, std = [], []
+  for ch in range(images.shape[-1]):
+    h = np.bincount(images[..., ch].ravel(), minlength=256).astype(np.float64)
+    m = (h * vals).sum() / h.sum()
+    mean.append(m)
+    std.append(np.sqrt((h * (vals - m) ** 2).sum() / h.sum()))
+  return np.asarray(mean, np.float32), np.asarray(std, np.float32)
+
+
+class Problem:
+  """Data, model and the pure apply functions shared by all estimators of one config."""
+
+  def __init__(self, config):
+    self.config = config
+    self.tr, self.te, self.num_classes = load_data(config)
+    if config.quant.act_bits not in (1, 32):
+      raise ValueError(f"quant.act_bits must be 1 or 32, got {config.quant.act_bits}")
+    if config.quant.weight_bits < 1:
+      raise ValueError(f"quant.weight_bits must be >= 1, got {config.quant.weight_bits}")
+    self.mean, self.std = channel_stats(self.tr["image"])
+    self.model = fmodel.create_model(config.model, self.num_classes, config.quant.act_bits)
+    self.bs = config.data.batch_size
+    self.steps_per_epoch = len(self.tr["label"]) // self.bs
+    if self.steps_per_epoch == 0:
+      raise ValueError(f"data.batch_size={self.bs} exceeds the {len(self.tr['label'])} "
+                       "training examples; lower it or raise data.train_limit")
+    augment = config.data.augment
+    if augment not in ("none", "crop_flip"):
+      raise ValueError(f"unknown data.augment {augment!r}; valid: none, crop_flip")
+
+    def prep(images, step):
+      x = images
+      if augment == "crop_flip":
+        x = crop_flip(jax.random.fold_in(jax.random.key(config.seed, impl="unsafe_rbg"), step), x)
+      return normalize(x, self.mean, self.std)
+    self.prep = prep
+
+  def init_variables(self, seed: int):
+    x = jnp.zeros((1,) + self.tr["image"].shape[1:], jnp.float32)
+    return self.model.init(jax.random.PRNGKey(seed), x, train=False)
+
+  def apply_train(self, wq, rest, batch_stats, images):
+    logits, upd = self.model.apply(
+        {"params": fmodel.merge_params(wq, rest), "batch_stats": batch_stats}, images,
+        train=True, mutable=["batch_stats"])
+    return logits, upd["batch_stats"]
+
+  def apply_eval(self, wq, rest, batch_stats, images):
+    return self.model.apply({"params": fmodel.merge_params(wq, rest),
+                             "batch_stats": batch_stats}, images, train=False)
+
+  def batches(self, seed: int, num_steps: int):
+    it = jdata.batch_iterator(self.tr, self.bs, seed=seed)
+    for s in range(num_steps):
+      b = next(it)
+      yield s, b
+
+  def evaluate(self, eval_step, weights, rest, batch_stats):
+    tot = {"correct": 0.0, "loss": 0.0, "count": 0.0}
+    for b in jdata.eval_batches(self.te, self.config.eval.batch_size):
+      out = eval_step(weights, rest, batch_stats, normalize(b["image"], self.mean, self.std),
+                      b["label"], b["mask"])
+      tot = {k: tot[k] + out[k] for k in tot}
+    tot = {k: float(v) for k, v in tot.items()}
+    return {"accuracy": tot["correct"] / tot["count"], "loss": tot["loss"] / tot["count"]}
+
+
+def lr_schedule(config, steps_per_epoch: int):
+  bounds = {int(e * steps_per_epoch): float(config.optim.decay_factor)
+            for e in config.optim.decay_epochs}
+  return optax.piecewise_constant_schedule(float(config.optim.lr), bounds)
+
+
+# ----------------------------------------------------------------------------- pretrain
+def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool):
+  """Full-precision weights (act_bits as configured), Adam; cached in workdir."""
+  cfg = problem.config
+  path = workdir / "pretrain.msgpack"
+  variables = problem.init_variables(seed)
+  template = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
+  if path.exists():
+    return flax.serialization.from_bytes(template, path.read_bytes()), None
+  tx = optax.adam(float(cfg.pretrain.lr))
+  params, bstats = variables["params"], variables["batch_stats"]
+  opt = tx.init(params)
+
+  @jax.jit
+  def step(params, bstats, opt, images, labels, s):
+    x = problem.prep(images, s)
+
+    def loss_fn(p):
+      logits, upd = problem.model.apply({"params": p, "batch_stats": bstats}, x, train=True,
+                                        mutable=["batch_stats"])
+      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), upd
+    (loss, upd), g = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    u, opt = tx.update(g, opt, params)
+    return optax.apply_updates(params, u), upd["batch_stats"], opt, loss
+
+  n = int(cfg.pretrain.epochs * problem.steps_per_epoch) if cfg.pretrain.epochs else 0
+  n = n or int(cfg.pretrain.num_steps)
+  t0 = time.time()
+  # The pretrain order uses another seed stream than fine-tuning (seed + 1000).
+  for s, b in tqdm(problem.batches(seed + 1000, n), total=n, desc=f"pretrain seed {seed}",
+                   disable=not progress, leave=False):
+    params, bstats, opt, loss = step(params, bstats, opt, b["image"], b["label"], s)
+  out = {"params": params, "batch_stats": bstats}
+  workdir.mkdir(parents=True, exist_ok=True)
+  path.write_bytes(flax.serialization.to_bytes(out))
+  return out, {"steps": n, "wall_s": time.time() - t0, "final_loss": float(loss) if n else None}
+
+
+# ----------------------------------------------------------------------------- one estimator
+def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pathlib.Path,
+               progress: bool, fns: dict | None = None) -> dict:
+  cfg = problem.config
+  res_path = workdir / "results.json"
+  if res_path.exists():
+    return json.loads(res_path.read_text())
+  jtrain.write_run_info(workdir, cfg)
+  init = jax.tree.map(jnp.copy, init)  # the step donates its state; keep the shared init alive
+  weights, rest = fmodel.split_params(init["params"])
+  hyper = fm.init_hyper(jax.random.PRNGKey(seed + 7), cfg.fsg, len(weights))
+  state = fm.init_state(weights, rest, init["batch_stats"], hyper, cfg.fsg)
+  bits = int(cfg.quant.weight_bits)
+  fns = {} if fns is None else fns
+  if method not in fns:  # compiled once per method, reused for every seed
+    fns[method] = (fm.make_train_step(method, problem.apply_train, cfg.fsg, bits=bits),
+                   fm.make_eval_fn(problem.apply_eval, bits))
+  step_fn, eval_fn = fns[method]
+  spe = problem.steps_per_epoch
+  num_steps = int(cfg.train.num_epochs * spe) if cfg.train.num_epochs else int(cfg.train.num_steps)
+  sched = lr_schedule(cfg, spe)
+  writer = jtrain.MetricWriter(workdir, tensorboard=False)
+  log_every = max(int(cfg.train.log_every), 1)
+  ep0 = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats)
+  writer.write(0, {"test/accuracy": ep0["accuracy"], "test/loss": ep0["loss"]})
+  hist = {"epoch": [], "train_loss": [], "train_accuracy": [], "test_accuracy": [],
+          "test_loss": [], "step_loss": []}
+  ep_loss, ep_acc, win = [], [], []
+  t_compile, t0 = None, time.time()
+  t_after_compile = None
+  bar = tqdm(total=num_steps, desc=f"{method} seed {seed}", disable=not progress, leave=False)
+  for s, b in problem.batches(seed, num_steps):
+    images = problem.prep(b["image"], s)
+    state, m = step_fn(state, images, b["label"], sched(s))
+    ep_loss.append(m["loss"])
+    ep_acc.append(m["accuracy"])
+    win.append(m["loss"])
+    if s == 0:
+      jax.block_until_ready(m["loss"])
+      t_compile = time.time() - t0
+      t_after_compile = time.time()
+    if (s + 1) % log_every == 0:
+      l = float(jnp.mean(jnp.stack(win)))
+      if not np.isfinite(l):
+        raise FloatingPointError(f"{method}: non-finite training loss at step {s}")
+      writer.write(s + 1, {"train/loss": l, "train/lr": float(sched(s))})
+      hist["step_loss"].append([s + 1, l])
+      bar.set_postfix(loss=f"{l:.3f}")
+      win = []
+    bar.update(1)
+    if (s + 1) % spe == 0 or s + 1 == num_steps:
+      ev = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats)
+      tl = float(jnp.mean(jnp.stack(ep_loss)))
+      ta = float(jnp.mean(jnp.stack(ep_acc)))
+      ep = (s + 1) / spe
+      for k, v in (("epoch", ep), ("train_loss", tl), ("train_accuracy", ta),
+                   ("test_accuracy", ev["accuracy"]), ("test_loss", ev["loss"])):
+        hist[k].append(v)
+      writer.write(s + 1, {"train/epoch_loss": tl, "test/accuracy": ev["accuracy"],
+                           "test/loss": ev["loss"]})
+      ep_loss, ep_acc = [], []
+  bar.close()
+  writer.close()
+  wall = time.time() - t0
+  steady = (time.time() - t_after_compile) if t_after_compile else wall
+  res = {
+      "method": method, "seed": seed, "num_steps": num_steps, "steps_per_epoch": spe,
+      "init_test_accuracy": ep0["accuracy"],
+      "final_test_accuracy": hist["test_accuracy"][-1] if hist["test_accuracy"] else None,
+      "best_test_accuracy": max(hist["test_accuracy"]) if hist["test_accuracy"] else None,
+      "epoch1_train_loss": hist["train_loss"][0] if hist["train_loss"] else None,
+      "final_train_loss": hist["train_loss"][-1] if hist["train_loss"] else None,
+      "history": hist, "wall_time_s": wall, "compile_s": t_compile,
+      "steps_per_sec": (num_steps - 1) / steady if num_steps > 1 else None,
+      "num_binary_weights": fmodel.count_weights(weights),
+      "slow_positions_per_step": fm.slow_positions(weights, int(cfg.fsg.hgs_length),
+                                                  int(cfg.fsg.d_conv))
+      if method in fm.SLOW_METHODS else 0,
+  }
+  jtrain.write_results(workdir, res)
+  return res
+
+
+def _agg(values):
+  v = np.asarray([x for x in values if x is not None], np.float64)
+  return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)} if v.size else None
+
+
+def summarise(runs: dict) -> dict:
+  """runs[method][seed] -> per-method mean/std of the headline figures and the gate checks."""
+  out = {}
+  for m, per_seed in runs.items():
+    rs = list(per_seed.values())
+    for r in rs:  # runs written before this field existed
+      if r.get("final_train_loss") is None and r.get("history", {}).get("train_loss"):
+        r["final_train_loss"] = r["history"]["train_loss"][-1]
+    out[m] = {k: _agg([r.get(k) for r in rs]) for k in
+              ("final_test_accuracy", "best_test_accuracy", "epoch1_train_loss",
+               "final_train_loss", "steps_per_sec", "wall_time_s")}
+  if "fsg" in out and "ste" in out:
+    d = [runs["fsg"][s]["final_test_accuracy"] - runs["ste"][s]["final_test_accuracy"]
+         for s in runs["fsg"] if s in runs["ste"]]
+    dl = [runs["fsg"][s]["epoch1_train_loss"] - runs["ste"][s]["epoch1_train_loss"]
+          for s in runs["fsg"] if s in runs["ste"]]
+    out["gates"] = {
+        "fsg_minus_ste_final_acc_pts": _agg([100 * x for x in d]),
+        "fsg_acc_gate_met": bool(np.mean(d) * 100 >= 0.3) if d else None,
+        "fsg_minus_ste_epoch1_loss": _agg(dl),
+        "fsg_loss_gate_met": bool(np.mean(dl) <= 0) if dl else None,
+    }
+  return out
+
+
+def train_and_evaluate(config, workdir) -> dict:
+  t0 = time.time()
+  workdir = pathlib.Path(workdir)
+  jtrain.write_run_info(workdir, config)
+  for m in config.methods:
+    fm.check_method(m)
+  problem = Problem(config)
+  progress = bool(config.train.progress)
+  runs, pre_info, fns = {m: {} for m in config.methods}, {}, {}
+  for seed in range(config.seed, config.seed + int(config.num_seeds)):
+    sdir = workdir / f"seed{seed}"
+    init, info = pretrain(problem, seed, sdir, progress)
+    if "fp" not in fns:
+      fns["fp"] = fm.make_eval_fn(problem.apply_eval, 32)
+    w, r = fmodel.split_params(init["params"])
+    fp = problem.evaluate(fns["fp"], w, r, init["batch_stats"])
+    pre_info[seed] = {**(info or {}), "fp_test_accuracy": fp["accuracy"]}
+    for m in config.methods:
+      runs[m][seed] = run_method(problem, m, init, seed, sdir / m, progress, fns)
+  results = {
+      "dataset": config.data.name, "act_bits": config.quant.act_bits,
+      "weight_bits": config.quant.weight_bits, "methods": list(config.methods),
+      "seeds": list(range(config.seed, config.seed + int(config.num_seeds))),
+      "summary": summarise(runs), "pretrain": pre_info,
+      "runs": {m: {str(s): {k: v for k, v in r.items() if k != "history"}
+                   for s, r in d.items()} for m, d in runs.items()},
+      "curves": {m: {str(s): r["history"] for s, r in d.items()} for m, d in runs.items()},
+      "wall_time_s": time.time() - t0, "backend": jax.default_backend(),
+  }
+  jtrain.write_results(workdir, results)
+  return results
+
+
+def _partial_run(run_dir: pathlib.Path) -> dict | None:
+  """The epochs an unfinished run has logged so far (from its metrics.jsonl)."""
+  rows = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
+  ep = [r for r in rows if "train/epoch_loss" in r]
+  if not ep:
+    return None
+  spe = ep[0]["step"]
+  hist = {"epoch": [r["step"] / spe for r in ep], "train_loss": [r["train/epoch_loss"] for r in ep],
+          "test_accuracy": [r["test/accuracy"] for r in ep], "test_loss": [r["test/loss"] for r in ep],
+          "step_loss": [[r["step"], r["train/loss"]] for r in rows if "train/loss" in r]}
+  return {"method": run_dir.name, "seed": int(run_dir.parent.name[4:]), "complete": False,
+          "epochs_done": hist["epoch"][-1], "final_test_accuracy": hist["test_accuracy"][-1],
+          "best_test_accuracy": max(hist["test_accuracy"]), "epoch1_train_loss": hist["train_loss"][0],
+          "final_train_loss": hist["train_loss"][-1], "history": hist}
+
+
+def collect(workdir, out: str | None = None, partial: bool = False) -> dict:
+  """Aggregates the finished runs `workdir/seed*/<method>/results.json` without touching data.
+
+  Used when seeds or methods ran in separate processes:
+    python -m jaxlab.projects.fsg_bnn.train WORKDIR [OUT.json] [--partial]
+  `partial=True` also takes unfinished runs at their last logged epoch (marked complete=False).
+  """
+  workdir = pathlib.Path(workdir)
+  runs: dict = {}
+  for d in sorted(p for p in workdir.glob("seed*/*") if p.is_dir()):
+    if (d / "results.json").exists():
+      r = {**json.loads((d / "results.json").read_text()), "complete": True}
+    elif partial and (d / "metrics.jsonl").exists():
+      r = _partial_run(d)
+      if r is None:
+        continue
+    else:
+      continue
+    runs.setdefault(r["method"], {})[r["seed"]] = r
+  if not runs:
+    raise FileNotFoundError(f"no finished runs (seed*/<method>/results.json) under {workdir}")
+  order = [m for m in fm.METHODS if m in runs]
+  info = json.loads((workdir / "config.json").read_text()) if (workdir / "config.json").exists() else {}
+  cfg = info.get("config", {})
+  res = {
+      "dataset": cfg.get("data", {}).get("name"), "act_bits": cfg.get("quant", {}).get("act_bits"),
+      "methods": order, "seeds": sorted({s for m in runs for s in runs[m]}),
+      "summary": summarise({m: runs[m] for m in order}),
+      "runs": {m: {str(s): {k: v for k, v in r.items() if k != "history"}
+                   for s, r in sorted(runs[m].items())} for m in order},
+      "curves": {m: {str(s): r["history"] for s, r in sorted(runs[m].items())} for m in order},
+  }
+  if out:
+    pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(out).write_text(json.dumps(res, indent=1, default=float))
+  return res
+
+
+if __name__ == "__main__":
+  import sys
+  args = [a for a in sys.argv[1:] if a != "--partial"]
+  r = collect(args[0], args[1] if len(args) > 1 else None, partial="--partial" in sys.argv)
+  print(json.dumps(r["summary"], indent=1))

@@ -1,0 +1,55 @@
+"""Markdown tables and acceptance-gate checks from Mecoin `results.json` files.
+
+  python -m jaxlab.projects.mecoin.report results/mecoin/cora.json results/mecoin/citeseer.json
+"""
+
+import json
+import sys
+
+
+def table(res):
+  """Per-method accuracy per session (mean ± std over seeds), average, PD, last, parameters."""
+  S = res["num_sessions"]
+  head = ("| method | " + " | ".join(f"session {s}" for s in range(S))
+          + " | average | PD (s0 - last) | trainable params / session |")
+  rows = [head, "|" + "---|" * (S + 4)]
+  for name, r in res["methods"].items():
+    cells = [f"{m:.1f} ± {sd:.1f}" for m, sd in zip(r["acc_mean"], r["acc_std"])]
+    rows.append(f"| {name} | " + " | ".join(cells)
+                + f" | {r['avg_mean']:.1f} ± {r['avg_std']:.1f} | {r['pd_mean']:.1f} ± "
+                f"{r['pd_std']:.1f} | {r['trainable_params_per_session']:,} |")
+  return "\n".join(rows)
+
+
+def gates(res, method="mecoin"):
+  """The issue's gates for one Mecoin variant: (name, passed, measured text)."""
+  m, ft, ncm = (res["methods"][k] for k in (method, "finetune", "ncm"))
+  out = []
+  d = m["last_mean"] - ft["last_mean"]
+  out.append(("last-session acc >= finetune + 15", d >= 15,
+              f"{m['last_mean']:.1f} vs {ft['last_mean']:.1f} (+{d:.1f})"))
+  out.append(("PD <= 0.5 x PD(finetune)", m["pd_mean"] <= 0.5 * ft["pd_mean"],
+              f"{m['pd_mean']:.1f} vs 0.5 x {ft['pd_mean']:.1f} = {0.5 * ft['pd_mean']:.1f}"))
+  d = m["last_mean"] - ncm["last_mean"]
+  out.append(("last-session acc >= NCM - 2", d >= -2,
+              f"{m['last_mean']:.1f} vs {ncm['last_mean']:.1f} ({d:+.1f})"))
+  ratio = ft["trainable_params_per_session"] / max(m["trainable_params_per_session"], 1)
+  out.append(("trainable params ~10x fewer than fine-tuning the GNN", ratio >= 8,
+              f"{m['trainable_params_per_session']:,} vs {ft['trainable_params_per_session']:,} "
+              f"({ratio:.1f}x)"))
+  return out
+
+
+def main(paths):
+  for p in paths:
+    res = json.load(open(p))
+    print(f"\n### {res['dataset']} ({len(res['seeds'])} seeds {res['seeds']}, wall "
+          f"{res['wall_time_s']:.0f} s)\n")
+    print(table(res))
+    for method in [k for k in res["methods"] if k.startswith("mecoin")]:
+      print(f"\n{method}: " + "; ".join(f"{g}: {'PASS' if ok else 'MISS'} ({t})"
+                                        for g, ok, t in gates(res, method)))
+
+
+if __name__ == "__main__":
+  main(sys.argv[1:])

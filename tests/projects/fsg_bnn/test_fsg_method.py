@@ -1,0 +1,219 @@
+"""FSG estimator: HGS FIFO, packed slow-net, look-ahead gradients (finite differences), step-0
+semantics, frozen LRE, and the reduction FSG(fast = 1, slow = 0, alpha = 0) == STE + Adam."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from jaxlab.ops.ste import dorefa_normalize, dorefa_scale, dorefa_weight
+from jaxlab.projects.fsg_bnn import method as fm
+
+KEY = jax.random.key(0, impl="unsafe_rbg")
+
+
+def fsg_cfg(**kw):
+  c = dict(alpha=0.9, hgs_length=3, expand=4, d_state=4, d_conv=4, fast_hidden=8,
+           fast_nonlinear="none", fast_lr=1e-2, slow_lr=1e-3, chunk=64, lookahead=True,
+           update_grad="stale", update_uses="fast")
+  c.update(kw)
+  return ml_collections.ConfigDict(c)
+
+
+def toy(seed=0):
+  """A 2-layer net: x [B, 4] -> tanh(x Wa) Wb + fc/bias; weights Wa [4, 3], Wb [3, 2]."""
+  k = jax.random.split(jax.random.PRNGKey(seed), 4)
+  weights = {"a/kernel": 0.5 * jax.random.normal(k[0], (4, 3)),
+             "fc/kernel": 0.5 * jax.random.normal(k[1], (3, 2))}
+  rest = {"fc/bias": jnp.zeros((2,))}
+  x = jax.random.normal(k[2], (16, 4))
+  y = jax.random.randint(k[3], (16,), 0, 2)
+
+  def apply_fn(wq, rest, bs, images):
+    return jnp.tanh(images @ wq["a/kernel"]) @ wq["fc/kernel"] + rest["fc/bias"], bs
+  return weights, rest, x, y, apply_fn
+
+
+def make_state(weights, rest, cfg, seed=1):
+  hyper = fm.init_hyper(jax.random.PRNGKey(seed), cfg, len(weights))
+  copy = lambda t: jax.tree.map(jnp.copy, t)  # the jitted step donates its state
+  return fm.init_state(copy(weights), copy(rest), {}, hyper, cfg)
+
+
+def test_fifo_keeps_last_L_in_order_and_grows():
+  buf = jnp.zeros((3, 2))
+  gs = [jnp.full((2,), float(i + 1)) for i in range(5)]
+  for t, g in enumerate(gs):
+    buf = fm.fifo_append(buf, g)
+    k = min(t + 1, 3)
+    expect = np.zeros((3, 2))
+    expect[3 - k:] = np.stack([np.asarray(v) for v in gs[t + 1 - k:t + 1]])
+    np.testing.assert_array_equal(buf, expect)   # oldest first, unfilled rows are zero in front
+
+
+def test_hgs_sequence_places_embedding_before_valid_rows():
+  buf = jnp.arange(1.0, 7.0).reshape(3, 2)   # rows: [1,2] [3,4] [5,6]
+  u, mask, reset = fm.hgs_sequence(buf, jnp.asarray(2), jnp.asarray(-9.0), lead=1)
+  # lead 1 + slot 0 + 6 values; 2 valid rows -> embedding at 1 + (3 - 2) * 2 = 3.
+  np.testing.assert_array_equal(u, [0, 0, 1, -9, 3, 4, 5, 6])
+  np.testing.assert_array_equal(mask, [0, 0, 0, 1, 1, 1, 1, 1])
+  np.testing.assert_array_equal(reset, [0, 0, 0, 1, 0, 0, 0, 0])
+  u0, m0, _ = fm.hgs_sequence(buf, jnp.asarray(0), jnp.asarray(-9.0))
+  assert int(m0.sum()) == 1 and float(u0[-1]) == -9.0
+
+
+def test_packed_slow_net_equals_per_layer_calls():
+  cfg = fsg_cfg()
+  hyper = fm.init_hyper(jax.random.PRNGKey(3), cfg, 2)
+  hgs = {"a": jax.random.normal(KEY, (3, 12)), "b": jax.random.normal(jax.random.fold_in(KEY, 1), (3, 5))}
+  for k in (1, 3):
+    packed = fm.slow_grads(hyper["slow"], hyper["lre"], hgs, jnp.asarray(k), 16)
+    ref = fm.slow_grads_per_layer(hyper["slow"], hyper["lre"], hgs, jnp.asarray(k), 16)
+    for name in hgs:
+      chex.assert_shape(packed[name], (hgs[name].shape[1],))
+      np.testing.assert_allclose(packed[name], ref[name], rtol=1e-5, atol=1e-6)
+
+
+def test_fast_net_is_elementwise_and_linear_by_default():
+  th = fm.init_fast(jax.random.PRNGKey(0), 8)
+  x = jnp.linspace(0.0, 1.0, 6).reshape(2, 3)
+  out = fm.fast_apply(th, x)
+  chex.assert_shape(out, (2, 3))
+  np.testing.assert_allclose(out, x * fm.fast_apply(th, jnp.ones(())), rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(out, fm.fast_apply_elementwise(th, x), rtol=1e-5, atol=1e-7)
+  g1 = jax.grad(lambda t: (fm.fast_apply(t, x) ** 2).sum())(th)
+  g2 = jax.grad(lambda t: (fm.fast_apply_elementwise(t, x) ** 2).sum())(th)
+  chex.assert_trees_all_close(g1, g2, rtol=1e-4, atol=1e-7)
+  chex.assert_shape(fm.fast_apply(th, x, "relu"), (2, 3))
+  with pytest.raises(ValueError, match="fast_nonlinear"):
+    fm.fast_apply(th, x, "gelu")
+
+
+def _filled_state(method, cfg, bits=1):
+  """A state at step 2 with random g_prev / w~_prev / HGS / Adam directions."""
+  weights, rest, x, y, apply_fn = toy()
+  st = make_state(weights, rest, cfg)
+  k = jax.random.split(jax.random.PRNGKey(9), 4)
+  rnd = lambda kk, t: jax.tree.map(lambda v: jax.random.normal(kk, v.shape), t)
+  st = st.replace(step=jnp.asarray(2, jnp.int32), g_prev=rnd(k[0], weights),
+                  wt_prev=jax.tree.map(lambda v: jax.random.uniform(k[1], v.shape), weights),
+                  dir_prev={"w": rnd(k[2], weights), "r": rnd(k[3], rest)},
+                  hgs=jax.tree.map(lambda h: jax.random.normal(k[0], h.shape), st.hgs))
+  return st, x, y, apply_fn
+
+
+@pytest.mark.parametrize("method,bits", [("fsg", 32), ("metaquant", 32), ("fsg", 1)])
+def test_lookahead_fast_net_gradient_matches_finite_differences(method, bits):
+  """d loss / d theta_fast from the step equals a finite difference of the look-ahead loss."""
+  cfg = fsg_cfg()
+  st, x, y, apply_fn = _filled_state(method, cfg, bits)
+  lr = 0.05
+  _, grads = fm.make_train_step(method, apply_fn, cfg, bits=bits, with_grads=True)
+  _, _, _, g_hyper = grads(st, x, y, lr)
+  th0 = st.hyper["fast"]
+  W = st.weights
+  c = {k: dorefa_scale(w) for k, w in W.items()}
+  fast_of = lambda th: {k: st.g_prev[k] * fm.fast_apply(th, st.wt_prev[k]) for k in W}
+  if method == "fsg":
+    hgs = {k: fm.fifo_append(st.hgs[k], st.g_prev[k]) for k in W}
+    slow = fm.slow_grads(st.hyper["slow"], st.hyper["lre"], hgs, jnp.asarray(2), cfg.chunk)
+    delta_of = lambda th: {k: cfg.alpha * slow[k].reshape(W[k].shape)
+                           + (1 - cfg.alpha) * c[k] * fast_of(th)[k] for k in W}
+  else:  # MetaQuant: value W - lr dir_prev, gradient through c * fast (the rest held constant)
+    const = {k: st.dir_prev["w"][k] - c[k] * fast_of(th0)[k] for k in W}
+    delta_of = lambda th: {k: c[k] * fast_of(th)[k] + const[k] for k in W}
+  wt0 = {k: W[k] - lr * delta_of(th0)[k] for k in W}
+  m0 = {k: jnp.abs(jnp.tanh(v)).max() for k, v in wt0.items()}
+  rest = {"fc/bias": st.rest["fc/bias"] - lr * st.dir_prev["r"]["fc/bias"]}
+
+  def loss_of(th):
+    wt = {k: W[k] - lr * delta_of(th)[k] for k in W}
+    if bits == 32:
+      wq = wt
+    else:  # STE surrogate: sign at the base point + the linear DoReFa map (max held) around it
+      wq = {k: dorefa_weight(wt0[k], 1) + (jnp.tanh(wt[k]) - jnp.tanh(wt0[k])) / m0[k] for k in W}
+    logits, _ = apply_fn(wq, rest, {}, x)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+  v = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(5), a.shape), th0)
+  eps = 1e-2
+  fd = (loss_of(jax.tree.map(lambda a, b: a + eps * b, th0, v))
+        - loss_of(jax.tree.map(lambda a, b: a - eps * b, th0, v))) / (2 * eps)
+  an = sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g_hyper["fast"]), jax.tree.leaves(v)))
+  assert abs(float(an)) > 1e-6
+  np.testing.assert_allclose(float(an), float(fd), rtol=2e-2, atol=1e-6)
+
+
+def test_step0_updates_nothing_and_records_gq():
+  cfg = fsg_cfg()
+  weights, rest, x, y, apply_fn = toy()
+  st = make_state(weights, rest, cfg)
+  w0 = jax.tree.map(np.asarray, (st.weights, st.rest, st.hyper))
+  step = fm.make_train_step("fsg", apply_fn, cfg, jit=False)
+  st1, m = step(st, x, y, 1e-2)
+  chex.assert_trees_all_equal((st1.weights, st1.rest, st1.hyper), w0)
+  assert int(st1.step) == 1
+  assert all(float(jnp.abs(g).sum()) > 0 for g in jax.tree.leaves(st1.g_prev))
+  assert all(float(jnp.abs(h).sum()) == 0 for h in jax.tree.leaves(st1.hgs))
+  st2, _ = step(st1, x, y, 1e-2)
+  assert not np.allclose(st2.weights["a/kernel"], w0[0]["a/kernel"])
+  # HGS after step 1 holds g_q of step 0 as its newest row.
+  for k in weights:
+    np.testing.assert_array_equal(st2.hgs[k][-1], np.asarray(st1.g_prev[k]).reshape(-1))
+
+
+def test_nolre_keeps_embedding_frozen_and_fsg_trains_it():
+  cfg = fsg_cfg()
+  weights, rest, x, y, apply_fn = toy()
+  out = {}
+  for method in ("fsg", "fsg_nolre"):
+    st = make_state(weights, rest, cfg)
+    lre0 = np.asarray(st.hyper["lre"])
+    step = fm.make_train_step(method, apply_fn, cfg)
+    for _ in range(3):
+      st, _ = step(st, x, y, 1e-2)
+    out[method] = np.abs(np.asarray(st.hyper["lre"]) - lre0).max()
+  assert out["fsg_nolre"] == 0.0
+  assert out["fsg"] > 0.0
+
+
+def test_reduction_fsg_with_trivial_hypernets_is_ste_adam_bit_for_bit():
+  """FastNet == 1, slow == 0, alpha = 0, no look-ahead and the current gradient: the FSG step
+  machinery (quantiser, c, Adam direction + SGD step, state plumbing) must give STE + Adam."""
+  cfg = fsg_cfg(alpha=0.0, lookahead=False, update_grad="current")
+  weights, rest, x, y, apply_fn = toy()
+  ste, grads = fm.make_train_step("ste", apply_fn, cfg, with_grads=True)
+  fsg = fm.make_train_step("fsg", apply_fn, cfg, fast_fn=lambda th, w: jnp.ones_like(w),
+                           slow_fn=lambda th, lre, hgs, k: jax.tree.map(
+                               lambda h: jnp.zeros(h.shape[1:]), hgs))
+  a = make_state(weights, rest, cfg)
+  b = make_state(weights, rest, cfg)
+  for t, lr in enumerate([1e-2, 1e-2, 5e-3, 5e-3, 1e-3]):
+    xb = x + 0.1 * jax.random.normal(jax.random.fold_in(KEY, t), x.shape)
+    # STE's weight gradient c * dL/dW_q equals autodiff through dorefa_weight (the STE) ...
+    _, g_wq, g_rest, _ = grads(a, xb, y, lr)
+
+    def loss(w, r):
+      wq = {kk: dorefa_weight(v, 1) for kk, v in w.items()}
+      return optax.softmax_cross_entropy_with_integer_labels(apply_fn(wq, r, {}, xb)[0], y).mean()
+    gw, gr = jax.grad(loss, argnums=(0, 1))(a.weights, a.rest)
+    chex.assert_trees_all_close({k: dorefa_scale(a.weights[k]) * g_wq[k] for k in gw}, gw,
+                                rtol=1e-5, atol=1e-7)
+    chex.assert_trees_all_close(g_rest, gr, rtol=1e-5, atol=1e-7)
+    # ... and the FSG step with trivial hypernetworks reproduces it bit for bit.
+    a, ma = ste(a, xb, y, lr)
+    b, mb = fsg(b, xb, y, lr)
+    assert float(ma["loss"]) == float(mb["loss"])
+    chex.assert_trees_all_equal((a.weights, a.rest, a.opt), (b.weights, b.rest, b.opt))
+  assert int(a.step) == 5
+
+
+def test_unknown_method_and_bad_update_grad():
+  weights, rest, x, y, apply_fn = toy()
+  with pytest.raises(ValueError, match="unknown estimator"):
+    fm.make_train_step("bop", apply_fn, fsg_cfg())
+  with pytest.raises(ValueError, match="update_grad"):
+    fm.make_train_step("fsg", apply_fn, fsg_cfg(update_grad="later"))

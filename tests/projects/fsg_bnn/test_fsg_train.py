@@ -1,0 +1,96 @@
+"""FSG project: model shapes, param split, configs, a smoke run of all estimators, real data."""
+
+import json
+import pathlib
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxlab.configs import load_config
+from jaxlab.projects.fsg_bnn import method as fm
+from jaxlab.projects.fsg_bnn import model as fmodel
+from jaxlab.projects.fsg_bnn import train as ftrain
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+CONFIGS = ["mini", "mini_a32", "cifar_subset", "default", "ablation_combined"]
+
+
+@pytest.mark.parametrize("act_bits", [1, 32])
+def test_binary_resnet_shapes_and_split(act_bits):
+  m = fmodel.BinaryResNet(widths=(4, 8), blocks=1, stem=4, num_classes=10, act_bits=act_bits)
+  x = jnp.ones((2, 12, 12, 1))
+  v = m.init(jax.random.PRNGKey(0), x)
+  w, r = fmodel.split_params(v["params"])
+  # stem, 2 convs per block, 1 projection in the strided stage, fc.
+  assert sorted(w) == ["conv1/kernel", "fc/kernel", "stage1_block1/conv1/kernel",
+                       "stage1_block1/conv2/kernel", "stage2_block1/conv1/kernel",
+                       "stage2_block1/conv2/kernel", "stage2_block1/proj_conv/kernel"]
+  assert "fc/bias" in r and not any(k.endswith("kernel") for k in r)
+  merged = fmodel.merge_params(w, r)
+  chex.assert_trees_all_equal(merged, v["params"])
+  out = jax.jit(lambda p: m.apply({"params": p, "batch_stats": v["batch_stats"]}, x))(merged)
+  chex.assert_shape(out, (2, 10))
+  chex.assert_tree_all_finite(out)
+  with pytest.raises(ValueError, match="images"):
+    m.apply(v, jnp.ones((12, 12, 1)))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_configs_load_and_reject_unknown_keys(name):
+  path = str(REPO / "configs/fsg_bnn" / f"{name}.py")
+  c = load_config(path)
+  assert c.project == "fsg_bnn"
+  for m in c.methods:
+    fm.check_method(m)
+  assert load_config(path, "smoke").smoke
+  with pytest.raises(KeyError, match="unknown config key"):
+    load_config(path, "fsg.alphaa=0.5")
+
+
+def test_default_config_is_paper_scale():
+  c = load_config(str(REPO / "configs/fsg_bnn/default.py"))
+  assert (c.model.widths, c.model.blocks, c.fsg.hgs_length, c.fsg.expand, c.fsg.d_state,
+          c.fsg.alpha, c.train.num_epochs) == ((16, 32, 64), 3, 5, 100, 16, 0.9, 100.0)
+
+
+def test_smoke_run_all_estimators(tmp_path, data_dir, monkeypatch):
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  # fsg_nolre compiles the same graph as fsg; the toy-net tests in test_fsg_method cover it.
+  cfg = load_config(str(REPO / "configs/fsg_bnn/mini.py"), "smoke,methods=('ste','metaquant','fsg')")
+  res = ftrain.train_and_evaluate(cfg, tmp_path)
+  assert set(res["runs"]) == set(cfg.methods)
+  for m in cfg.methods:
+    r = res["runs"][m]["0"]
+    assert 0.0 <= r["final_test_accuracy"] <= 1.0
+    assert np.isfinite(r["epoch1_train_loss"])
+    assert (tmp_path / "seed0" / m / "metrics.jsonl").exists()
+  assert "gates" in res["summary"]
+  assert json.loads((tmp_path / "results.json").read_text())["methods"] == list(cfg.methods)
+  # A restart reuses the finished runs (resume at run granularity) and gives the same figures.
+  again = ftrain.train_and_evaluate(cfg, tmp_path)
+  assert again["runs"]["fsg"]["0"]["final_test_accuracy"] == res["runs"]["fsg"]["0"]["final_test_accuracy"]
+
+
+def test_bad_inputs_fail_clearly(data_dir, monkeypatch):
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  path = str(REPO / "configs/fsg_bnn/mini.py")
+  with pytest.raises(ValueError, match="act_bits"):
+    ftrain.Problem(load_config(path, "smoke,quant.act_bits=4"))
+  with pytest.raises(ValueError, match="batch_size"):
+    ftrain.Problem(load_config(path, "smoke,data.batch_size=1024"))
+  with pytest.raises(ValueError, match="unknown estimator"):
+    ftrain.train_and_evaluate(load_config(path, "smoke,methods=('ste','sgd')"), "/tmp/unused")
+
+
+def test_real_mnist_loader(data_dir, monkeypatch):
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  cfg = load_config(str(REPO / "configs/fsg_bnn/mini.py"))
+  tr, te, n = ftrain.load_data(cfg)
+  assert n == 10
+  chex.assert_shape(tr["image"], (12800, 28, 28, 1))
+  chex.assert_shape(te["image"], (10000, 28, 28, 1))
+  mean, std = ftrain.channel_stats(tr["image"])
+  np.testing.assert_allclose([mean[0], std[0]], [0.1307, 0.3081], atol=0.01)
