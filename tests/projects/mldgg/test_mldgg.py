@@ -1,0 +1,286 @@
+"""Tests of MLDGG (jaxlab/projects/mldgg): shapes, closed forms, MAML gradients, padding
+invariance, tiny overfit, data handling, configs and a smoke run."""
+
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from jaxlab.configs import load_config, set_key
+from jaxlab.ops import graph as gops
+from jaxlab.projects.mldgg import data as D
+from jaxlab.projects.mldgg import method as Mth
+from jaxlab.projects.mldgg import model as M
+from jaxlab.projects.mldgg import train as T
+
+KEY = jax.random.key(0, impl="unsafe_rbg")
+CONFIG = os.path.join(os.path.dirname(__file__), "../../../configs/mldgg/mini.py")
+DATA = os.environ.get("JAXLAB_DATA", "/work/shared/data")
+
+
+def ring_graph(n, d=6, n_pad=None, e_pad=None, seed=0):
+  rng = np.random.default_rng(seed)
+  s = np.arange(n)
+  senders = np.concatenate([s, (s + 1) % n])
+  receivers = np.concatenate([(s + 1) % n, s])
+  labels = (np.arange(n) >= n // 2).astype(np.int32)  # two homophilous arcs
+  x = rng.normal(size=(n, d)).astype(np.float32) + labels[:, None]
+  g = D.make_graph(x, senders, receivers, labels)
+  if n_pad is not None:
+    g = D.pad_to(g, n_pad, e_pad)
+  return {k: jnp.asarray(v) for k, v in g.items()}
+
+
+def test_structure_learner_shapes_range_and_padding_rows():
+  g = ring_graph(10, d=5, n_pad=16, e_pad=24)
+  theta = M.init_structure_learner(None, 5, 3)
+  piv = M.sample_pivots(KEY, g["node_mask"], 4)
+  chex.assert_shape(piv, (4,))
+  assert np.all(np.asarray(g["node_mask"])[np.asarray(piv)])          # pivots are real nodes
+  assert len(set(np.asarray(piv).tolist())) == 4                       # distinct
+  for key in (None, KEY):
+    b = jax.jit(M.structure_learner, static_argnames="temperature")(
+        theta, g["x"], piv, g["node_mask"], key)
+    chex.assert_shape(b, (16, 4))
+    chex.assert_type(b, jnp.float32)
+    assert np.all((np.asarray(b) >= 0) & (np.asarray(b) <= 1))
+    assert np.all(np.asarray(b)[10:] == 0)                            # padding rows zero
+    assert np.all(np.asarray(b).sum(1) <= 4 + 1e-6)
+
+
+def test_weighted_cosine_closed_form():
+  rng = np.random.default_rng(1)
+  z = rng.normal(size=(6, 4)).astype(np.float32)
+  w = rng.normal(size=(2, 4)).astype(np.float32)
+  piv = np.array([1, 4])
+  s = np.asarray(M.pivot_similarity({"w": jnp.asarray(w)}, jnp.asarray(z), jnp.asarray(piv)))
+  ref = np.zeros((6, 2))
+  for h in range(2):
+    a = z * w[h]
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    ref += a @ a[piv].T / 2
+  np.testing.assert_allclose(s, ref, atol=1e-5)
+
+
+def test_pivot_propagate_equals_dense_rownorm_and_no_nan():
+  rng = np.random.default_rng(2)
+  b = rng.uniform(size=(7, 3)).astype(np.float32)
+  b[5] = 0.0                                       # isolated row (e.g. padding)
+  h = rng.normal(size=(7, 4)).astype(np.float32)
+  out = np.asarray(M.pivot_propagate(jnp.asarray(b), jnp.asarray(h)))
+  rb = b / np.maximum(b.sum(1, keepdims=True), 1e-30)
+  rbt = b.T / b.T.sum(1, keepdims=True)
+  np.testing.assert_allclose(out, rb @ (rbt @ h), atol=1e-5)
+  assert np.all(np.isfinite(out)) and np.all(out[5] == 0)
+
+
+def test_lambda_one_is_plain_gcn_and_mix_closed_form():
+  g = ring_graph(8, d=3)
+  h = jnp.asarray(np.random.default_rng(3).normal(size=(8, 3)), jnp.float32)
+  b = jax.random.uniform(KEY, (8, 5))
+  a = gops.dense_adjacency(np.asarray(g["senders"]), np.asarray(g["receivers"]), 8)
+  a_hat = gops.dense_normalized_adjacency(a)
+  np.testing.assert_allclose(M.make_propagator(g, b, 1.0)(h), a_hat @ np.asarray(h), atol=1e-5)
+  np.testing.assert_allclose(M.make_propagator(g)(h), a_hat @ np.asarray(h), atol=1e-5)
+  mix = 0.3 * a_hat @ np.asarray(h) + 0.7 * np.asarray(M.pivot_propagate(b, h))
+  np.testing.assert_allclose(M.make_propagator(g, b, 0.3)(h), mix, atol=1e-5)
+
+
+def test_dense_reference_matches_pivots_when_every_node_is_a_pivot():
+  """The O(N²) reference: RowNorm(clip(S_all, 0, 1)) H with S_all the node-node weighted cosine
+  (what the pivot factorisation avoids materialising)."""
+  g = ring_graph(6, d=4)
+  theta = {"w": jnp.ones((2, 4))}
+  out = M.dense_learned_propagate(theta, g["x"], g["node_mask"], jnp.eye(6))
+  np.testing.assert_allclose(np.asarray(out).sum(1), 1.0, atol=1e-5)
+  s = np.asarray(M.pivot_similarity(theta, g["x"], jnp.arange(6)))
+  a = np.clip(s, 0, 1)
+  np.testing.assert_allclose(out, a / a.sum(1, keepdims=True), atol=1e-5)
+
+
+def test_structure_regularizer_closed_form():
+  b = jnp.asarray([[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+  r = jnp.asarray([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+  piv = jnp.asarray([0, 2])
+  e = np.asarray(b).T @ np.asarray(b)
+  e = e / e.max()
+  d2 = np.array([[0.0, 4.0], [4.0, 0.0]])
+  ref = 2.0 * np.mean(e * d2) + 0.5 * np.mean(np.asarray(b))
+  np.testing.assert_allclose(M.structure_regularizer(b, r, piv, 2.0, 0.5), ref, rtol=1e-5)
+
+
+def test_gaussian_kl_closed_form_and_nonnegative():
+  mu = jnp.asarray([[0.5, -1.0]])
+  lv = jnp.asarray([[0.2, -0.3]])
+  pm = jnp.asarray([0.1, 0.0])
+  var = np.exp(np.asarray(lv))
+  ref = 0.5 * np.sum(var + (np.asarray(mu) - np.asarray(pm)) ** 2 - 1 - np.asarray(lv))
+  np.testing.assert_allclose(M.gaussian_kl(mu, lv, pm), [ref], rtol=1e-5)
+  np.testing.assert_allclose(M.gaussian_kl(pm[None], jnp.zeros((1, 2)), pm), [0.0], atol=1e-7)
+  kl = M.gaussian_kl(jax.random.normal(KEY, (50, 4)), jax.random.normal(KEY, (50, 4)),
+                     jnp.zeros(4))
+  assert np.all(np.asarray(kl) >= 0)
+
+
+def test_rep_learner_shapes_jit_and_eval_determinism():
+  theta = M.init_rep_learner(KEY, 8, 3, 2, 5)
+  head = M.dense_init(KEY, 3, 4)
+  r = jax.random.normal(KEY, (9, 8))
+  f = jax.jit(M.rep_learner, static_argnames="d_s")
+  for fn in (M.rep_learner, f):
+    out = fn(theta, head, jnp.zeros(5), r, KEY, d_s=3)
+    chex.assert_shape([out["logits"], out["recon"], out["kl"], out["s"], out["v"]],
+                      [(9, 4), (9,), (9,), (9, 3), (9, 2)])
+  a = f(theta, head, jnp.zeros(5), r, None, d_s=3)["logits"]
+  np.testing.assert_array_equal(a, f(theta, head, jnp.zeros(5), r, None, d_s=3)["logits"])
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_maml_meta_gradient_hand_computed(first_order):
+  """L_sup = ½ a θ², L_qry = ½ c (θ − t)²; one inner step θ' = (1 − α a) θ.
+  Second order: dL_qry/dθ = c (θ' − t)(1 − α a); first order: c (θ' − t)."""
+  a, c, t, alpha, theta = 2.0, 3.0, 0.5, 0.1, 1.5
+  sup = lambda p, k: 0.5 * a * p["w"] ** 2
+  qry = lambda p, k: 0.5 * c * (p["w"] - t) ** 2
+  keys = jax.random.split(KEY, 1)
+  g = jax.grad(Mth.maml_objective)({"w": jnp.float32(theta)}, sup, qry, keys, KEY, alpha,
+                                   first_order)["w"]
+  th1 = (1 - alpha * a) * theta
+  ref = c * (th1 - t) * (1.0 if first_order else (1 - alpha * a))
+  np.testing.assert_allclose(g, ref, rtol=1e-5)
+  # Two inner steps: θ'' = (1 − α a)² θ.
+  keys2 = jax.random.split(KEY, 2)
+  g2 = jax.grad(Mth.maml_objective)({"w": jnp.float32(theta)}, sup, qry, keys2, KEY, alpha,
+                                    first_order)["w"]
+  th2 = (1 - alpha * a) ** 2 * theta
+  ref2 = c * (th2 - t) * (1.0 if first_order else (1 - alpha * a) ** 2)
+  np.testing.assert_allclose(g2, ref2, rtol=1e-5)
+
+
+def _hp(**kw):
+  base = dict(hidden=8, num_pivots=4, num_heads=2, d_s=4, d_v=3, enc_hidden=8, dropout=0.0)
+  base.update(kw)
+  return Mth.HParams(**base)
+
+
+@pytest.mark.parametrize("use_sl,use_rl", [(False, True), (True, True)])
+def test_padding_invariance_of_eval_loss(use_sl, use_rl):
+  hp = _hp(use_sl=use_sl, use_rl=use_rl, num_pivots=12)   # P = N: every real node is a pivot
+  task = Mth.Task("a", "a", "d")
+  params = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["d"])
+  small, big = ring_graph(12, n_pad=13, e_pad=24), ring_graph(12, n_pad=40, e_pad=64)
+  f = jax.jit(Mth.task_loss, static_argnums=(1, 2), static_argnames="train")
+  l1, m1 = f(params, hp, task, small, small["node_mask"], KEY, train=False)
+  l2, m2 = f(params, hp, task, big, big["node_mask"], KEY, train=False)
+  # Same pivot set (all real nodes) in another order: float summation order differs.
+  np.testing.assert_allclose(l1, l2, rtol=1e-3, atol=1e-6)
+  np.testing.assert_allclose(m1["acc"], m2["acc"])
+
+
+def test_tiny_overfit_mldgg_finetune():
+  hp = _hp()
+  task = Mth.Task("a", "a", "d")
+  g = ring_graph(16, n_pad=17, e_pad=32)
+  params = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["d"])
+  params, losses = jax.jit(Mth.finetune, static_argnums=(1, 2),
+                           static_argnames=("num_steps", "lr", "wd"))(
+      params, hp, task, g, g["node_mask"], KEY, num_steps=150, lr=0.03)
+  assert float(losses[-1]) < float(losses[0])
+  assert float(Mth.accuracy(params, hp, task, g, g["node_mask"], KEY)) == 1.0
+
+
+def test_pretrain_maml_reduces_query_loss_and_keeps_finite():
+  hp = _hp()
+  tasks = [Mth.Task("a", "a", "d0"), Mth.Task("a", "a", "d1")]
+  graphs = [ring_graph(16, n_pad=17, e_pad=32, seed=s) for s in (0, 1)]
+  params = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["d0", "d1"])
+  out, losses = Mth.pretrain(params, hp, tasks, graphs, KEY, mode="maml", num_steps=30, lr=0.02,
+                             sup_frac=0.5, inner_lr=0.05, inner_steps=1, first_order=True)
+  assert np.all(np.isfinite(np.asarray(losses)))
+  assert float(losses[-5:].mean()) < float(losses[:5].mean())
+  # target entries: shared space kept, a new domain's prior comes from `fresh`
+  fresh = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["tgt"])
+  merged = Mth.with_target_entries(out, fresh, Mth.Task("a", "a", "tgt"))
+  assert merged["inp"]["a"] is out["inp"]["a"] and "tgt" in merged["prior"]
+
+
+def test_memory_pivot_smaller_than_dense():
+  cfg = ml_collections.ConfigDict(dict(
+      model=dict(hidden=16, num_pivots=32, num_heads=2),
+      efficiency=dict(num_nodes=1024)))
+  res = T.memory_experiment(cfg)
+  if res["pivot_bytes"] is None:
+    pytest.skip("backend has no memory_analysis")
+  assert res["ratio"] > 4.0   # 1024x1024 floats vs 1024x32
+  assert res["analytic_floats"]["ratio"] == 32.0
+
+
+def test_data_helpers_and_errors():
+  g = D.make_graph(np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32),
+                   np.array([0, 1, 2]), np.array([1, 2, 3]), np.arange(40) % 4)
+  doms = D.split_domains(g, 4)
+  assert sorted(len(d["x"]) for d in doms) == [10, 10, 10, 10]
+  with pytest.raises(ValueError, match="quantile"):
+    D.split_domains(g, 4, method="spectral")
+  with pytest.raises(ValueError, match="exceed"):
+    D.pad_to(g, 40, 3)
+  sup = D.support_masks(g["labels"], g["node_mask"], 3, [0, 1])
+  chex.assert_shape(sup, (2, 40))
+  assert np.all(sup.sum(1) == 12)
+  z = D.svd_features(np.random.default_rng(0).uniform(size=(30, 20)), 8)
+  chex.assert_shape(z, (30, 8))
+  np.testing.assert_allclose(z.std(0), 1.0, atol=1e-3)
+
+
+def test_config_smoke_and_bad_keys():
+  c = load_config(CONFIG, "smoke")
+  assert c.num_seeds == 2 and c.train.meta_steps <= 5
+  with pytest.raises(KeyError, match="valid keys"):
+    set_key(c, "train.inner_stepz", "2")
+  with c.unlocked():
+    c.methods = ("scratch", "nope")
+  with pytest.raises(ValueError, match="unknown methods"):
+    T.train_and_evaluate(c, "/tmp/mldgg_bad")
+  with pytest.raises(ValueError, match="unknown setting"):
+    T.setting_instances("pubmed", c, {})
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(DATA, "planetoid")), reason="no data")
+def test_real_cora_domains_and_svd():
+  c = load_config(CONFIG, "smoke")
+  insts = T.setting_instances("cora_domains", c, {})
+  assert len(insts) == 4
+  name, src, tasks, tgt, ttask = insts[0]
+  assert len(src) == 3 and int(tgt["node_mask"].sum()) == 677
+  assert sum(int(g["node_mask"].sum()) for g in src + [tgt]) == 2708
+  assert tgt["x"].shape[1] == c.data.svd_dim
+  sup = D.support_masks(tgt["labels"], tgt["node_mask"], 20, [0])
+  assert sup.sum() == 140
+
+
+def test_smoke_run_two_methods(tmp_path):
+  c = load_config(CONFIG, "smoke")
+  with c.unlocked():
+    c.data.source = "fake"
+    c.settings = ("cora_domains",)
+    c.data.held_out = (0,)
+    c.methods = ("scratch", "mldgg")
+    c.data.pad_multiple = 64
+    c.train.progress = False
+  res = T.train_and_evaluate(c, str(tmp_path))
+  cell = res["settings"]["cora_domains"]
+  assert set(cell) == {"scratch", "mldgg"}
+  assert all(0.0 <= cell[m]["mean"] <= 100.0 and len(cell[m]["per_seed"]) == 2 for m in cell)
+  assert res["efficiency"]["ratio"] > 1.0
+  assert (tmp_path / "results.json").exists()
+
+
+@pytest.mark.slow
+def test_smoke_config_all_methods(tmp_path):
+  c = load_config(CONFIG, "smoke")
+  res = T.train_and_evaluate(c, str(tmp_path))
+  assert set(res["settings"]["citeseer->cora"]) == set(T.METHODS)
