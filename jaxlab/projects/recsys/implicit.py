@@ -144,22 +144,7 @@ def cg_rows(X, rows, cols, conf, F, reg_rows, w0, *, num_rows, steps=3):
         s[:, None] * Fc, rows, num_rows)
 
   b = jax.ops.segment_sum(conf[:, None] * Fc, rows, num_rows)
-  r = b - matvec(X)
-  p = r
-  rs = jnp.sum(r * r, -1)
-
-  def body(carry, _):
-    x, r, p, rs = carry
-    Ap = matvec(p)
-    a = rs / jnp.maximum(jnp.sum(p * Ap, -1), 1e-30)
-    x = x + a[:, None] * p
-    r = r - a[:, None] * Ap
-    rs_new = jnp.sum(r * r, -1)
-    p = r + (rs_new / jnp.maximum(rs, 1e-30))[:, None] * p
-    return (x, r, p, rs_new), None
-
-  (X, _, _, _), _ = jax.lax.scan(body, (X, r, p, rs), None, length=steps)
-  return X
+  return _row_cg(matvec, X, b, steps)
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
@@ -176,7 +161,13 @@ def cg_rows_dense(X, W, B, F, reg_rows, w0, *, steps=3):
   def matvec(P):
     return P @ gram + reg_rows[:, None] * P + ((P @ F.T) * W) @ F
 
-  r = B @ F - matvec(X)
+  return _row_cg(matvec, X, B @ F, steps)
+
+
+def _row_cg(matvec, X, b, steps):
+  """`steps` conjugate-gradient iterations, warm-started at X, on the independent per-row
+  systems A_i x_i = b_i, where `matvec(P)` applies every A_i to its row of P at once."""
+  r = b - matvec(X)
   p = r
   rs = jnp.sum(r * r, -1)
 
