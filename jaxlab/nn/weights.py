@@ -61,6 +61,24 @@ def _linear(w):
   return np.transpose(w)
 
 
+def _encoder_block_entries(depth, hf_prefix, linears, norms):
+  """Entries of every encoder block: HF Linear -> (kernel, bias), LayerNorm -> (scale, bias).
+
+  `hf_prefix` is formatted with the block index (`'encoder.layer.{i}.'`); `linears` maps HF
+  module names to `(module, submodule)` in our block, `norms` maps them to our norm names.
+  """
+  entries = []
+  for i in range(depth):
+    hf, block = hf_prefix.format(i=i), f'encoder_block_{i}'
+    for src, dst in linears.items():
+      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
+      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
+    for src, dst in norms.items():
+      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
+      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+  return entries
+
+
 def _same(w):
   return w
 
@@ -178,14 +196,7 @@ def import_vit(state_dict: Mapping[str, np.ndarray],
              'intermediate.dense': ('mlp', 'fc1'),
              'output.dense': ('mlp', 'fc2')}
   norms = {'layernorm_before': 'ln1', 'layernorm_after': 'ln2'}
-  for i in range(model.depth):
-    hf, block = f'encoder.layer.{i}.', f'encoder_block_{i}'
-    for src, dst in linears.items():
-      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
-      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
-    for src, dst in norms.items():
-      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
-      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+  entries += _encoder_block_entries(model.depth, 'encoder.layer.{i}.', linears, norms)
   if model.num_classes is not None:
     entries.append(('classifier.weight', ('head', 'kernel'), _linear))
     entries.append(('classifier.bias', ('head', 'bias'), _same))
@@ -321,14 +332,7 @@ def import_clip_vision(state_dict: Mapping[str, np.ndarray],
              'self_attn.v_proj': ('attn', 'value'), 'self_attn.out_proj': ('attn', 'out'),
              'mlp.fc1': ('mlp', 'fc1'), 'mlp.fc2': ('mlp', 'fc2')}
   norms = {'layer_norm1': 'ln1', 'layer_norm2': 'ln2'}
-  for i in range(model.depth):
-    hf, block = f'encoder.layers.{i}.', f'encoder_block_{i}'
-    for src, dst in linears.items():
-      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
-      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
-    for src, dst in norms.items():
-      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
-      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+  entries += _encoder_block_entries(model.depth, 'encoder.layers.{i}.', linears, norms)
   if model.num_classes is not None:
     entries.append(('visual_projection.weight', ('head', 'kernel'), _linear))
     entries.append(('visual_projection.bias', ('head', 'bias'), _same))
@@ -402,14 +406,9 @@ def import_dinov2(state_dict: Mapping[str, np.ndarray],
              'attention.attention.value': ('attn', 'value'),
              'attention.output.dense': ('attn', 'out'), **mlp}
   norms = {'norm1': 'ln1', 'norm2': 'ln2'}
+  entries += _encoder_block_entries(model.depth, 'encoder.layer.{i}.', linears, norms)
   for i in range(model.depth):
     hf, block = f'encoder.layer.{i}.', f'encoder_block_{i}'
-    for src, dst in linears.items():
-      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
-      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
-    for src, dst in norms.items():
-      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
-      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
     entries.append((hf + 'layer_scale1.lambda1', (block, 'ls1'), _same))
     entries.append((hf + 'layer_scale2.lambda1', (block, 'ls2'), _same))
 
