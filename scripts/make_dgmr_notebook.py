@@ -4,28 +4,16 @@ The notebook runs DGMR's smoke config end to end (tiny teacher trained in place,
 Taylor selection, distillation, scratch baseline) and plots the measured mini-scale results
 committed under results/dgmr/: accuracy vs the fraction of MLP neurons removed, per criterion and
 distillation budget, and the per-layer MLP widths before and after pruning."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# DGMR: diversity-guided MLP reduction (arXiv:2506.08591)
 
 Gram-Schmidt selection of MLP hidden neurons (the pivot order of a column-pivoted QR of W1ᵀ), then
 label-free feature distillation from the unpruned ViT. This notebook runs the `:smoke` config
 (seconds) and plots the measured mini-scale comparison from `results/dgmr/` (Fashion-MNIST ViT,
 D=96, H=384, 6 blocks). See `jaxlab/projects/dgmr/README.md` for the commands and the gates."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 md("""## GS selection is the pivot order of a pivoted QR
 
 One jitted `lax.fori_loop` round picks the row of largest residual norm and projects it out of
@@ -85,5 +73,4 @@ gate = REPO / "results/dgmr/gate.json"
 if gate.exists():
     print(json.dumps(json.loads(gate.read_text())["gates"]["2_recovery"], indent=1))"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/dgmr.ipynb")
+write(cells, "colab/dgmr.ipynb")

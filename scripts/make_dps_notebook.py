@@ -5,11 +5,9 @@ the cheap methods (time-decay sampler, most-recent TGAT, EdgeBank: seconds), pri
 decay rates, and plots the figure that matters from the committed mini-run results
 (results/dps/mini.json): test ROC-AUC / AP of DPS beside TGAT (uniform / recent), each sampler
 alone, mean fusion and EdgeBank, and the per-epoch time against TGAT."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# DPS: dynamic preference structure for temporal networks (ICBK 2021, arXiv 2111.11886)
 
 A TGAT-style temporal attention encoder embeds a node at time t from a *sample* of its past
@@ -19,17 +17,7 @@ fine-tuned 1-layer temporal attention) — and fuses the two sampled neighbourho
 attention layer in every TGAT layer. Task: temporal link prediction on SNAP CollegeMsg.
 Here: run the smoke config, then plot the measured mini-run results (3 seeds, see
 `jaxlab/projects/dps/README.md`)."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import json, tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
@@ -81,5 +69,4 @@ for name, g in mini["gates"].items():
         print(f"{name:18s} value {g['value']:+.3f}  need {g['need']}  ->", "PASS" if g["pass"] else "MISS")
 print("sampler precompute (s, per seed):", {k: round(v, 1) for k, v in mini["gates"]["precompute_s"].items()})"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/dps.ipynb")
+write(cells, "colab/dps.ipynb")

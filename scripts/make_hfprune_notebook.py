@@ -3,11 +3,9 @@
 The notebook runs the HFPrune smoke config (a tiny backbone trained on the spot, three criteria)
 and plots the measured mini-scale results committed in results/hfprune/mini.json: val loss vs
 MLP keep ratio per criterion, and the per-layer widths found by global top-k."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# HFPrune: entropy-Taylor pruning of a LLaMA-style LM's MLPs
 
 *High-Fidelity Pruning for Large Language Models* (arXiv 2603.08083). Each SwiGLU neuron j of
@@ -17,16 +15,7 @@ next-token distribution (no labels), and the lowest-scoring neurons are sliced a
 1. Run the smoke config (a tiny backbone trained on the spot; seconds).
 2. Plot the measured mini-scale comparison (`results/hfprune/mini.json`, made by
    `python scripts/train.py --config=configs/hfprune/mini.py --workdir=...`)."""),
-code("""import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
@@ -75,5 +64,4 @@ for k, g in res["gates"].items():
     print(f"{k:32s} {'PASS' if g['passed'] else 'MISS'}  "
           + ", ".join(f"{a}={b:.4g}" for a, b in g.items() if isinstance(b, float)))"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/hfprune.ipynb")
+write(cells, "colab/hfprune.ipynb")

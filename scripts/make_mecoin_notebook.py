@@ -3,11 +3,9 @@
 The notebook runs the Mecoin smoke config (seconds) and plots the figure that matters from the
 committed results of the mini runs: accuracy on all seen classes after each session, per method,
 on Cora and CiteSeer (results/mecoin/*.json)."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# Mecoin: graph few-shot class-incremental learning with a memory module
 
 *An Efficient Memory Module for Graph Few-Shot Class-Incremental Learning* (Li et al., NeurIPS 2024,
@@ -17,16 +15,7 @@ arXiv:2411.06659), re-implemented in `jaxlab.projects.mecoin`.
 2. Plot the measured mini-scale results (5 seeds, Cora 3 base + 2 sessions, CiteSeer 2 base + 2
    sessions): accuracy on all seen classes after each session, for Mecoin, its ablations and the
    baselines, all run in one script on the same seeds and sessions."""),
-code("""import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
@@ -64,5 +53,4 @@ for ds in ["cora", "citeseer"]:
     res = json.loads((REPO / f"results/mecoin/{ds}.json").read_text())
     print(ds, {k: round(v["last_mean"], 1) for k, v in res["methods"].items()})"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/mecoin.ipynb")
+write(cells, "colab/mecoin.ipynb")

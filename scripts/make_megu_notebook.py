@@ -4,11 +4,9 @@ The notebook runs MEGU's smoke config (Cora, 2 seeds, a few epochs: seconds) and
 figure that matters from the committed mini-run results (results/megu/mini.json): test F1 of
 MEGU beside retraining (gold standard), fine-tuning and the other baselines for each request
 kind, the adversarial-edge recovery, and the time / memory ratios vs retraining."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# MEGU: graph unlearning via mutual evolution (AAAI 2024, arXiv 2401.11760)
 
 A GCN trained for node classification must forget some node features, nodes or edges.
@@ -17,17 +15,7 @@ module for 30 SGD epochs, on the unlearning entities and a selected high-influen
 neighbourhood, then repairs predictions with Correct & Smooth on the edited graph.
 Here: run the smoke config, then plot the measured mini-run results (5 seeds, Cora and
 CiteSeer, see `jaxlab/projects/megu/README.md`)."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import json, tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
@@ -81,5 +69,4 @@ if eff:
               f"XLA peak memory ratio {row['memory_ratio']:.3f}x "
               "(paper: 159.8x time, 9.6x memory, GPU mini-batch retrain)")"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/megu.ipynb")
+write(cells, "colab/megu.ipynb")

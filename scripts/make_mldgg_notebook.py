@@ -4,11 +4,9 @@ The notebook runs MLDGG's smoke config (one setting, 2 seeds, target-only GCN vs
 steps: seconds) and plots the figure that matters from the committed mini-run results
 (results/mldgg/mini.json): target accuracy of every method and ablation in each setting, with
 the seed std, and the pivot vs dense memory measurement."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# MLDGG: meta-learning for domain generalisation on graphs (KDD 2025, arXiv 2411.12913)
 
 Node classification on an unseen target graph after training on source graphs. MLDGG
@@ -17,17 +15,7 @@ and a *representation learner* that splits GNN embeddings into a semantic factor
 y) and a variation factor v (domain-specific prior), then fine-tunes on 20 labels per class of
 the target. Here: run the smoke config, then plot the measured mini-run table
 (see `jaxlab/projects/mldgg/README.md`)."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import json, tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
@@ -67,6 +55,5 @@ if eff and eff.get("ratio"):
           f"({eff['ratio']:.1f}x less; analytic N/P = {eff['analytic_floats']['ratio']:.1f})")
 print(json.dumps(mini["gates"], indent=1))"""),
 ]
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nbf.write(nb, "colab/mldgg.ipynb")
+write(cells, "colab/mldgg.ipynb")
 print("wrote colab/mldgg.ipynb")

@@ -5,11 +5,9 @@ The notebook plots the committed measurements (results/recsys/measured.json, wri
 the published anchors, then runs the SVD smoke config and fits BaselineOnly on real ML-100K data
 (seconds) and recommends for one user. It must finish in < 60 s on 2 CPU cores (the test suite
 executes it)."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# jaxlab recsys: collaborative filtering in pure JAX
 
 Surprise-style rating predictors (BaselineOnly, kNN, SVD, SVD++, NMF, a factorization machine)
@@ -20,17 +18,7 @@ the last cells train small models live.
 
 * **Colab:** run the install cell, and point `JAXLAB_DATA` at a folder holding `ml-100k/`.
 * **Local checkout:** the install cell finds the repository one folder up and skips installing."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 md("""## Measured vs anchors
 
 Rating prediction: 5-fold CV (Surprise's `KFold(random_state=0)` folds), RMSE, lower is better.
@@ -107,5 +95,4 @@ assert rmse < 1.0, rmse
 items, scores = recsys.recommend(model, user=0, k=5)
 print("top-5 unseen items for user 0:", items.tolist())"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/recsys.ipynb")
+write(cells, "colab/recsys.ipynb")

@@ -18,6 +18,7 @@ from jaxlab.data.graphs import load_gnn_benchmark
 from jaxlab.data.graphs import load_planetoid
 from jaxlab.data.graphs import pad_graph
 from jaxlab.data.graphs import random_split
+from jaxlab.data.images import channel_stats
 from jaxlab.data.images import load_cifar10_subset
 from jaxlab.data.images import load_fashion_mnist
 from jaxlab.data.images import load_mnist
@@ -34,6 +35,7 @@ from jaxlab.data.proteomics import load_proteus_lfq
 from jaxlab.data.proteomics import ProteinGroups
 from jaxlab.data.registry import get_dataset
 from jaxlab.data.registry import list_datasets
+from jaxlab.data.registry import load_train_test
 from jaxlab.data.temporal import load_collegemsg
 from jaxlab.data.temporal import TemporalEdges
 from jaxlab.data.text import load_tinyshakespeare
@@ -42,9 +44,10 @@ from jaxlab.data.text import TextData
 __all__ = [
     "ArrayDataset", "CorruptDataError", "DataError", "GraphData", "MissingDataError",
     "ProteinGroups", "RatingsData", "TemporalEdges", "TextData", "batch_iterator",
-    "bucket_size", "data_dir", "eval_batches", "get_dataset", "list_datasets",
+    "bucket_size", "channel_stats", "data_dir", "eval_batches", "get_dataset", "list_datasets",
     "lm_batch", "lm_eval_batches", "lm_iterator", "load_cifar10_subset",
     "load_collegemsg", "load_fashion_mnist", "load_gnn_benchmark", "load_mnist",
+    "load_train_test",
     "load_movielens100k", "load_planetoid", "load_proteus_lfq", "load_tinyshakespeare",
     "num_eval_batches", "pad_graph", "random_split", "steps_per_epoch", "verify",
 ]

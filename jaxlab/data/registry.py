@@ -156,3 +156,21 @@ def get_dataset(name, split=None, *, source="local", data_dir=None, verify=True,
   if source == "tfds":
     return tfds_source.load_tfds(key, split, data_dir=data_dir, **kwargs)
   return spec.local(split, data_dir=data_dir, verify=verify, **kwargs)
+
+
+def load_train_test(data_config) -> tuple[dict, dict, int]:
+  """Train and test arrays of a classification data config, and the number of classes.
+
+  Reads `name`, `source`, `dir` and the optional `train_limit` / `test_limit` (first N
+  examples; 0 keeps all) of `data_config` (a config's `data` section).
+  """
+  kw = dict(source=data_config.source, data_dir=data_config.get("dir") or None)
+  tr = get_dataset(data_config.name, "train", **kw)
+  te = get_dataset(data_config.name, "test", **kw)
+  tr_arrays, te_arrays = dict(tr.arrays), dict(te.arrays)
+  lim_tr, lim_te = data_config.get("train_limit", 0), data_config.get("test_limit", 0)
+  if lim_tr:
+    tr_arrays = {k: v[:lim_tr] for k, v in tr_arrays.items()}
+  if lim_te:
+    te_arrays = {k: v[:lim_te] for k, v in te_arrays.items()}
+  return tr_arrays, te_arrays, tr.num_classes

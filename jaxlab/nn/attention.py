@@ -51,6 +51,33 @@ def attend(probs: Array, value: Array) -> Array:
   return jnp.einsum('bhqk,bkhd->bqhd', probs.astype(value.dtype), value)
 
 
+def cached_keys_values(module, key: Array, value: Array, max_len: int,
+                       mask: Array) -> tuple:
+  """The fixed-size key/value cache of autoregressive decoding, for a Flax attention module.
+
+  Call inside the module's compact `__call__` with this step's `key`/`value` (`[B, T, Hkv, Dh]`)
+  and its causal `mask`. At init the cache variables (`cached_key`, `cached_value`: `[B, max_len,
+  Hkv, Dh]`; `cache_index`) are only created and the inputs come back unchanged. Afterwards the
+  step is written at `cache_index`, the index advances by T, and the whole cache comes back with
+  a mask in which query j (absolute position i + j) sees keys 0..i + j, which also hides the
+  slots not written yet. Shared by the GPT-2-style and LLaMA attention so the two stay equal.
+  """
+  initialized = module.has_variable('cache', 'cached_key')
+  shape = (key.shape[0], max_len) + key.shape[2:]
+  cached_key = module.variable('cache', 'cached_key', jnp.zeros, shape, key.dtype)
+  cached_value = module.variable('cache', 'cached_value', jnp.zeros, shape, value.dtype)
+  cache_index = module.variable('cache', 'cache_index', lambda: jnp.array(0, dtype=jnp.int32))
+  if not initialized:
+    return key, value, mask
+  i, t = cache_index.value, key.shape[1]
+  key = jax.lax.dynamic_update_slice(cached_key.value, key, (0, i, 0, 0))
+  value = jax.lax.dynamic_update_slice(cached_value.value, value, (0, i, 0, 0))
+  cached_key.value, cached_value.value = key, value
+  cache_index.value = i + t
+  mask = (jnp.arange(max_len)[None, :] <= (i + jnp.arange(t))[:, None])[None, None]
+  return key, value, mask
+
+
 def causal_mask(length: int) -> Array:
   """`[1, 1, T, T]` boolean lower-triangular mask."""
   return jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]

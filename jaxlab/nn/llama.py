@@ -126,23 +126,8 @@ class LlamaAttention(nn.Module):
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
 
     mask = attention.causal_mask(t)
-    if decode:
-      is_initialized = self.has_variable('cache', 'cached_key')
-      shape = (b, self.max_len) + k.shape[2:]
-      cached_key = self.variable('cache', 'cached_key', jnp.zeros, shape,
-                                 k.dtype)
-      cached_value = self.variable('cache', 'cached_value', jnp.zeros, shape,
-                                   v.dtype)
-      cache_index = self.variable('cache', 'cache_index',
-                                  lambda: jnp.array(0, dtype=jnp.int32))
-      if is_initialized:
-        i = cache_index.value
-        k = jax.lax.dynamic_update_slice(cached_key.value, k, (0, i, 0, 0))
-        v = jax.lax.dynamic_update_slice(cached_value.value, v, (0, i, 0, 0))
-        cached_key.value, cached_value.value = k, v
-        cache_index.value = i + t
-        mask = (jnp.arange(self.max_len)[None, :]
-                <= (i + jnp.arange(t))[:, None])[None, None]
+    if decode:  # during init the cache is only created; the forward is plain causal
+      k, v, mask = attention.cached_keys_values(self, k, v, self.max_len, mask)
 
     rep = self.num_heads // self.num_kv_heads
     if rep > 1:  # HF repeat_kv: query head h reads key/value head h // rep.
@@ -364,20 +349,20 @@ def config_to_hf(model: LlamaLM, model_type: str = 'llama') -> Dict[str, Any]:
 def _entries(model: LlamaLM) -> List[tuple]:
   """`(hf key, flax path, hf->flax fn)` for every parameter of `model`."""
   entries = [('embed_tokens.weight', ('embed_tokens', 'embedding'),
-              weights._same),
-             ('norm.weight', ('norm', 'scale'), weights._same)]
+              weights.copy_weight),
+             ('norm.weight', ('norm', 'scale'), weights.copy_weight)]
   for i in range(model.num_layers):
     hf, block = f'layers.{i}.', f'layers_{i}'
     for lin in _LINEARS:
       path = (block, *lin.split('.'))
       entries.append((f'{hf}{lin}.weight', path + ('kernel',),
-                      weights._linear))
+                      weights.linear_weight))
       if model.qkv_bias and lin.split('.')[1] in ('q_proj', 'k_proj',
                                                    'v_proj'):
-        entries.append((f'{hf}{lin}.bias', path + ('bias',), weights._same))
+        entries.append((f'{hf}{lin}.bias', path + ('bias',), weights.copy_weight))
     for norm in _NORMS:
       entries.append((f'{hf}{norm}.weight', (block, norm, 'scale'),
-                      weights._same))
+                      weights.copy_weight))
   return entries
 
 
@@ -396,7 +381,7 @@ def import_llama(state_dict: Mapping[str, np.ndarray],
   Raises:
     ValueError: missing/unexpected keys or shape mismatches, all listed.
   """
-  model = weights._as_module(model_config, LlamaLM)
+  model = weights.as_module(model_config, LlamaLM)
   names = {}
   for k in state_dict:
     short = k[len('model.'):] if k.startswith('model.') else k
@@ -411,7 +396,7 @@ def import_llama(state_dict: Mapping[str, np.ndarray],
         errors.append('lm_head.weight differs from embed_tokens.weight but '
                       'the model ties embeddings (use tie_embeddings=False)')
   else:
-    entries.append(('lm_head.weight', ('lm_head', 'kernel'), weights._linear))
+    entries.append(('lm_head.weight', ('lm_head', 'kernel'), weights.linear_weight))
 
   def ignore(k):
     if k.endswith('rotary_emb.inv_freq'):
@@ -420,7 +405,7 @@ def import_llama(state_dict: Mapping[str, np.ndarray],
 
   expected = jax.eval_shape(model.init, jax.random.key(0),
                             jnp.zeros((1, 1), jnp.int32))['params']
-  return weights._build('LLaMA', state_dict, names, entries, expected, ignore,
+  return weights.build_params('LLaMA', state_dict, names, entries, expected, ignore,
                         errors)
 
 
@@ -437,7 +422,7 @@ def export_llama(params: Mapping[str, Any], model: LlamaLM,
   for hf, path, fn in _entries(model):
     w = flat[path]
     out[prefix + hf] = np.ascontiguousarray(
-        w.T if fn is weights._linear else w)
+        w.T if fn is weights.linear_weight else w)
   if not model.tie_embeddings:
     out['lm_head.weight'] = np.ascontiguousarray(flat[('lm_head', 'kernel')].T)
   return out

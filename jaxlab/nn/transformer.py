@@ -55,26 +55,8 @@ class CausalSelfAttention(nn.Module):
                for y in jnp.split(qkv, 3, axis=-1))
 
     mask = attention.causal_mask(t)
-    if decode:
-      is_initialized = self.has_variable('cache', 'cached_key')
-      shape = (b, self.max_len) + k.shape[2:]
-      cached_key = self.variable('cache', 'cached_key', jnp.zeros, shape,
-                                 k.dtype)
-      cached_value = self.variable('cache', 'cached_value', jnp.zeros, shape,
-                                   v.dtype)
-      cache_index = self.variable('cache', 'cache_index',
-                                  lambda: jnp.array(0, dtype=jnp.int32))
-      # During init the cache is only created; the forward is plain causal.
-      if is_initialized:
-        i = cache_index.value
-        k = jax.lax.dynamic_update_slice(cached_key.value, k, (0, i, 0, 0))
-        v = jax.lax.dynamic_update_slice(cached_value.value, v, (0, i, 0, 0))
-        cached_key.value, cached_value.value = k, v
-        cache_index.value = i + t
-        # Query j sits at absolute position i + j and sees keys 0..i + j; this
-        # also hides the cache slots not written yet.
-        mask = (jnp.arange(self.max_len)[None, :]
-                <= (i + jnp.arange(t))[:, None])[None, None]
+    if decode:  # during init the cache is only created; the forward is plain causal
+      k, v, mask = attention.cached_keys_values(self, k, v, self.max_len, mask)
 
     probs = attention.attention_weights(q, k, mask)
     self.sow('intermediates', 'attention', probs)

@@ -13,6 +13,10 @@ Layout conversions:
 - torch conv weights `[out, in, kh, kw]` become flax kernels
   `[kh, kw, in, out]`.
 - LayerNorm `weight` is flax's `scale`; embeddings copy over.
+
+Importers for other model families (e.g. `jaxlab.nn.llama`) build on the public helpers
+`linear_weight`, `copy_weight`, `as_module` and `build_params` (entries of
+`(hf_key, our_path, convert)` checked strictly against the model's parameter shapes).
 """
 
 import os
@@ -57,7 +61,7 @@ def load_state_dict(path: Union[str, os.PathLike]) -> StateDict:
                    '.safetensors, .npz, .bin, .pt or .pth)')
 
 
-def _linear(w):
+def linear_weight(w):
   return np.transpose(w)
 
 
@@ -71,15 +75,15 @@ def _encoder_block_entries(depth, hf_prefix, linears, norms):
   for i in range(depth):
     hf, block = hf_prefix.format(i=i), f'encoder_block_{i}'
     for src, dst in linears.items():
-      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), _linear))
-      entries.append((hf + src + '.bias', (block, *dst, 'bias'), _same))
+      entries.append((hf + src + '.weight', (block, *dst, 'kernel'), linear_weight))
+      entries.append((hf + src + '.bias', (block, *dst, 'bias'), copy_weight))
     for src, dst in norms.items():
-      entries.append((hf + src + '.weight', (block, dst, 'scale'), _same))
-      entries.append((hf + src + '.bias', (block, dst, 'bias'), _same))
+      entries.append((hf + src + '.weight', (block, dst, 'scale'), copy_weight))
+      entries.append((hf + src + '.bias', (block, dst, 'bias'), copy_weight))
   return entries
 
 
-def _same(w):
+def copy_weight(w):
   return w
 
 
@@ -99,7 +103,7 @@ def _set(tree: dict, path: Tuple[str, ...], value):
   tree[path[-1]] = value
 
 
-def _build(kind: str, state_dict: Mapping[str, Any], names: Dict[str, str],
+def build_params(kind: str, state_dict: Mapping[str, Any], names: Dict[str, str],
            entries: List[_Entry], expected, ignore: Callable[[str], bool],
            extra_errors: List[str]) -> dict:
   """Applies `entries` and checks keys and shapes against `expected`."""
@@ -141,7 +145,7 @@ def _build(kind: str, state_dict: Mapping[str, Any], names: Dict[str, str],
   return params
 
 
-def _as_module(model_config, cls):
+def as_module(model_config, cls):
   if isinstance(model_config, cls):
     return model_config
   if isinstance(model_config, nn.Module):
@@ -175,19 +179,19 @@ def import_vit(state_dict: Mapping[str, np.ndarray],
   Raises:
     ValueError: missing/unexpected keys or shape mismatches, all listed.
   """
-  model = _as_module(model_config, vit.ViT)
+  model = as_module(model_config, vit.ViT)
   if model.classifier != 'token':
     raise ValueError("HuggingFace ViT checkpoints need classifier='token'")
   names = _strip_prefix(state_dict, 'vit.')
   entries: List[_Entry] = [
-      ('embeddings.cls_token', ('cls',), _same),
-      ('embeddings.position_embeddings', ('pos_embedding',), _same),
+      ('embeddings.cls_token', ('cls',), copy_weight),
+      ('embeddings.position_embeddings', ('pos_embedding',), copy_weight),
       ('embeddings.patch_embeddings.projection.weight',
        ('embedding', 'kernel'), _conv),
       ('embeddings.patch_embeddings.projection.bias', ('embedding', 'bias'),
-       _same),
-      ('layernorm.weight', ('encoder_norm', 'scale'), _same),
-      ('layernorm.bias', ('encoder_norm', 'bias'), _same),
+       copy_weight),
+      ('layernorm.weight', ('encoder_norm', 'scale'), copy_weight),
+      ('layernorm.bias', ('encoder_norm', 'bias'), copy_weight),
   ]
   linears = {'attention.attention.query': ('attn', 'query'),
              'attention.attention.key': ('attn', 'key'),
@@ -198,14 +202,14 @@ def import_vit(state_dict: Mapping[str, np.ndarray],
   norms = {'layernorm_before': 'ln1', 'layernorm_after': 'ln2'}
   entries += _encoder_block_entries(model.depth, 'encoder.layer.{i}.', linears, norms)
   if model.num_classes is not None:
-    entries.append(('classifier.weight', ('head', 'kernel'), _linear))
-    entries.append(('classifier.bias', ('head', 'bias'), _same))
+    entries.append(('classifier.weight', ('head', 'kernel'), linear_weight))
+    entries.append(('classifier.bias', ('head', 'bias'), copy_weight))
 
   expected = jax.eval_shape(
       model.init, jax.random.key(0),
       jnp.zeros((1, image_size, image_size, num_channels)))['params']
   ignore = lambda k: k.startswith(tuple(ignore_prefixes))
-  return _build('ViT', state_dict, names, entries, expected, ignore, [])
+  return build_params('ViT', state_dict, names, entries, expected, ignore, [])
 
 
 def import_gpt2(state_dict: Mapping[str, np.ndarray],
@@ -228,23 +232,23 @@ def import_gpt2(state_dict: Mapping[str, np.ndarray],
   Raises:
     ValueError: missing/unexpected keys or shape mismatches, all listed.
   """
-  model = _as_module(model_config, transformer.TransformerLM)
+  model = as_module(model_config, transformer.TransformerLM)
   names = _strip_prefix(state_dict, 'transformer.')
   entries: List[_Entry] = [
-      ('wte.weight', ('wte', 'embedding'), _same),
-      ('wpe.weight', ('wpe', 'embedding'), _same),
-      ('ln_f.weight', ('ln_f', 'scale'), _same),
-      ('ln_f.bias', ('ln_f', 'bias'), _same),
+      ('wte.weight', ('wte', 'embedding'), copy_weight),
+      ('wpe.weight', ('wpe', 'embedding'), copy_weight),
+      ('ln_f.weight', ('ln_f', 'scale'), copy_weight),
+      ('ln_f.bias', ('ln_f', 'bias'), copy_weight),
   ]
   for i in range(model.num_layers):
     hf, block = f'h.{i}.', f'h_{i}'
     for sub in ('attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'):
       path = (block, *sub.split('.'))
-      entries.append((f'{hf}{sub}.weight', path + ('kernel',), _same))
-      entries.append((f'{hf}{sub}.bias', path + ('bias',), _same))
+      entries.append((f'{hf}{sub}.weight', path + ('kernel',), copy_weight))
+      entries.append((f'{hf}{sub}.bias', path + ('bias',), copy_weight))
     for ln in ('ln_1', 'ln_2'):
-      entries.append((f'{hf}{ln}.weight', (block, ln, 'scale'), _same))
-      entries.append((f'{hf}{ln}.bias', (block, ln, 'bias'), _same))
+      entries.append((f'{hf}{ln}.weight', (block, ln, 'scale'), copy_weight))
+      entries.append((f'{hf}{ln}.bias', (block, ln, 'bias'), copy_weight))
 
   errors = []
   if model.tie_embeddings:
@@ -255,7 +259,7 @@ def import_gpt2(state_dict: Mapping[str, np.ndarray],
         errors.append('lm_head.weight differs from wte.weight but the model '
                       'ties embeddings (use tie_embeddings=False)')
   else:
-    entries.append(('lm_head.weight', ('lm_head', 'kernel'), _linear))
+    entries.append(('lm_head.weight', ('lm_head', 'kernel'), linear_weight))
 
   def ignore(k):
     if k.endswith(('.attn.bias', '.attn.masked_bias')) and k.startswith('h.'):
@@ -264,7 +268,7 @@ def import_gpt2(state_dict: Mapping[str, np.ndarray],
 
   expected = jax.eval_shape(model.init, jax.random.key(0),
                             jnp.zeros((1, 1), jnp.int32))['params']
-  return _build('GPT-2', state_dict, names, entries, expected, ignore, errors)
+  return build_params('GPT-2', state_dict, names, entries, expected, ignore, errors)
 
 
 def _with_zeros(state_dict: Mapping[str, Any], names: Dict[str, str],
@@ -305,7 +309,7 @@ def import_clip_vision(state_dict: Mapping[str, np.ndarray],
     ValueError: missing/unexpected keys or shape mismatches, all listed, or a model config
       that cannot represent CLIP.
   """
-  model = _as_module(model_config, vit.ViT)
+  model = as_module(model_config, vit.ViT)
   problems = []
   if model.classifier != 'token':
     problems.append("CLIP needs classifier='token'")
@@ -321,11 +325,11 @@ def import_clip_vision(state_dict: Mapping[str, np.ndarray],
       ('embeddings.class_embedding', ('cls',), lambda w: w.reshape(1, 1, -1)),
       ('embeddings.position_embedding.weight', ('pos_embedding',), lambda w: w[None]),
       ('embeddings.patch_embedding.weight', ('embedding', 'kernel'), _conv),
-      ('embeddings.patch_embedding.bias', ('embedding', 'bias'), _same),
-      ('pre_layrnorm.weight', ('pre_norm', 'scale'), _same),
-      ('pre_layrnorm.bias', ('pre_norm', 'bias'), _same),
-      ('post_layernorm.weight', ('encoder_norm', 'scale'), _same),
-      ('post_layernorm.bias', ('encoder_norm', 'bias'), _same),
+      ('embeddings.patch_embedding.bias', ('embedding', 'bias'), copy_weight),
+      ('pre_layrnorm.weight', ('pre_norm', 'scale'), copy_weight),
+      ('pre_layrnorm.bias', ('pre_norm', 'bias'), copy_weight),
+      ('post_layernorm.weight', ('encoder_norm', 'scale'), copy_weight),
+      ('post_layernorm.bias', ('encoder_norm', 'bias'), copy_weight),
   ]
   zeros = {'embeddings.patch_embedding.bias': (d,)}
   linears = {'self_attn.q_proj': ('attn', 'query'), 'self_attn.k_proj': ('attn', 'key'),
@@ -334,8 +338,8 @@ def import_clip_vision(state_dict: Mapping[str, np.ndarray],
   norms = {'layer_norm1': 'ln1', 'layer_norm2': 'ln2'}
   entries += _encoder_block_entries(model.depth, 'encoder.layers.{i}.', linears, norms)
   if model.num_classes is not None:
-    entries.append(('visual_projection.weight', ('head', 'kernel'), _linear))
-    entries.append(('visual_projection.bias', ('head', 'bias'), _same))
+    entries.append(('visual_projection.weight', ('head', 'kernel'), linear_weight))
+    entries.append(('visual_projection.bias', ('head', 'bias'), copy_weight))
     zeros['visual_projection.bias'] = (model.num_classes,)
   sd, names = _with_zeros(state_dict, names, zeros)
 
@@ -346,7 +350,7 @@ def import_clip_vision(state_dict: Mapping[str, np.ndarray],
   expected = jax.eval_shape(
       model.init, jax.random.key(0),
       jnp.zeros((1, image_size, image_size, num_channels)))['params']
-  return _build('CLIP vision', sd, names, entries, expected, ignore, [])
+  return build_params('CLIP vision', sd, names, entries, expected, ignore, [])
 
 
 def import_dinov2(state_dict: Mapping[str, np.ndarray],
@@ -377,7 +381,7 @@ def import_dinov2(state_dict: Mapping[str, np.ndarray],
   Raises:
     ValueError: missing/unexpected keys or shape mismatches, all listed.
   """
-  model = _as_module(model_config, vit.ViT)
+  model = as_module(model_config, vit.ViT)
   problems = []
   if model.classifier != 'token':
     problems.append("DINOv2 needs classifier='token'")
@@ -391,12 +395,12 @@ def import_dinov2(state_dict: Mapping[str, np.ndarray],
     raise ValueError('model config cannot hold a DINOv2 backbone: ' + '; '.join(problems))
   names = _strip_prefix(state_dict, 'dinov2.')
   entries: List[_Entry] = [
-      ('embeddings.cls_token', ('cls',), _same),
-      ('embeddings.position_embeddings', ('pos_embedding',), _same),
+      ('embeddings.cls_token', ('cls',), copy_weight),
+      ('embeddings.position_embeddings', ('pos_embedding',), copy_weight),
       ('embeddings.patch_embeddings.projection.weight', ('embedding', 'kernel'), _conv),
-      ('embeddings.patch_embeddings.projection.bias', ('embedding', 'bias'), _same),
-      ('layernorm.weight', ('encoder_norm', 'scale'), _same),
-      ('layernorm.bias', ('encoder_norm', 'bias'), _same),
+      ('embeddings.patch_embeddings.projection.bias', ('embedding', 'bias'), copy_weight),
+      ('layernorm.weight', ('encoder_norm', 'scale'), copy_weight),
+      ('layernorm.bias', ('encoder_norm', 'bias'), copy_weight),
   ]
   mlp = ({'mlp.weights_in': ('mlp', 'fc1'), 'mlp.weights_out': ('mlp', 'fc2')}
          if model.mlp_type == 'swiglu' else
@@ -409,11 +413,11 @@ def import_dinov2(state_dict: Mapping[str, np.ndarray],
   entries += _encoder_block_entries(model.depth, 'encoder.layer.{i}.', linears, norms)
   for i in range(model.depth):
     hf, block = f'encoder.layer.{i}.', f'encoder_block_{i}'
-    entries.append((hf + 'layer_scale1.lambda1', (block, 'ls1'), _same))
-    entries.append((hf + 'layer_scale2.lambda1', (block, 'ls2'), _same))
+    entries.append((hf + 'layer_scale1.lambda1', (block, 'ls1'), copy_weight))
+    entries.append((hf + 'layer_scale2.lambda1', (block, 'ls2'), copy_weight))
 
   ignore = lambda k: k == 'embeddings.mask_token'
   expected = jax.eval_shape(
       model.init, jax.random.key(0),
       jnp.zeros((1, image_size, image_size, num_channels)))['params']
-  return _build('DINOv2', state_dict, names, entries, expected, ignore, [])
+  return build_params('DINOv2', state_dict, names, entries, expected, ignore, [])

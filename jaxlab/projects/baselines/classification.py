@@ -28,45 +28,12 @@ def _logits(out):
   return out["logits"] if isinstance(out, dict) else out
 
 
-def load_data(config):
-  kw = dict(source=config.data.source, data_dir=config.data.dir or None)
-  tr = jdata.get_dataset(config.data.name, "train", **kw)
-  te = jdata.get_dataset(config.data.name, "test", **kw)
-  tr_arrays, te_arrays = dict(tr.arrays), dict(te.arrays)
-  lim_tr, lim_te = config.data.get("train_limit", 0), config.data.get("test_limit", 0)
-  if lim_tr:
-    tr_arrays = {k: v[:lim_tr] for k, v in tr_arrays.items()}
-  if lim_te:
-    te_arrays = {k: v[:lim_te] for k, v in te_arrays.items()}
-  return tr_arrays, te_arrays, tr.num_classes
-
-
-def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Per-channel mean and std of `[N, H, W, C]` images on the [0, 1] scale.
-
-  uint8 images go through a 256-bin histogram per channel: exact, and without the full float64
-  copy of the data set (376 MB for MNIST) that a plain `.astype(float64).std()` would make.
-  """
-  if images.dtype != np.uint8:
-    x = images.reshape(-1, images.shape[-1]).astype(np.float64)
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
-  values = np.arange(256, dtype=np.float64) / 255.0
-  mean, std = [], []
-  for c in range(images.shape[-1]):
-    hist = np.bincount(images[..., c].ravel(), minlength=256).astype(np.float64)
-    n = hist.sum()
-    m = (hist * values).sum() / n
-    mean.append(m)
-    std.append(np.sqrt(max((hist * (values - m) ** 2).sum() / n, 0.0)))
-  return np.asarray(mean, np.float32), np.asarray(std, np.float32)
-
-
 def train_and_evaluate(config, workdir) -> dict:
   t0 = time.time()
   train.write_run_info(workdir, config)
-  tr, te, num_classes = load_data(config)
+  tr, te, num_classes = jdata.load_train_test(config.data)
   images = tr["image"]
-  mean, std = channel_stats(images)
+  mean, std = jdata.channel_stats(images)
 
   model = create_model(config, num_classes)
   rng = jax.random.PRNGKey(config.seed)

@@ -42,35 +42,6 @@ from jaxlab.projects.dgmr import model as dmodel
 RANDOM = "random"
 
 
-# ----------------------------------------------------------------------------------------- data
-
-def channel_stats(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """Per-channel mean/std on the [0, 1] scale, as the backbone's training normalised its inputs."""
-  if images.dtype != np.uint8:
-    x = images.reshape(-1, images.shape[-1]).astype(np.float64)
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
-  values = np.arange(256, dtype=np.float64) / 255.0
-  mean, std = [], []
-  for c in range(images.shape[-1]):
-    hist = np.bincount(images[..., c].ravel(), minlength=256).astype(np.float64)
-    m = (hist * values).sum() / hist.sum()
-    mean.append(m)
-    std.append(np.sqrt(max((hist * (values - m) ** 2).sum() / hist.sum(), 0.0)))
-  return np.asarray(mean, np.float32), np.asarray(std, np.float32)
-
-
-def load_data(config):
-  kw = dict(source=config.data.source, data_dir=config.data.dir or None)
-  tr = jdata.get_dataset(config.data.name, "train", **kw)
-  te = jdata.get_dataset(config.data.name, "test", **kw)
-  tr_a, te_a = dict(tr.arrays), dict(te.arrays)
-  if config.data.train_limit:
-    tr_a = {k: v[:config.data.train_limit] for k, v in tr_a.items()}
-  if config.data.test_limit:
-    te_a = {k: v[:config.data.test_limit] for k, v in te_a.items()}
-  return tr_a, te_a, tr.num_classes
-
-
 # -------------------------------------------------------------------------------------- teacher
 
 def _train_tiny_teacher(config, model, tr, mean, std, num_classes):
@@ -106,7 +77,7 @@ def load_teacher(config, tr, num_classes):
     params = None
   model = dmodel.create_model(model_cfg, dmodel.hidden_sizes_of(params) if params else None)
   stats_images = tr["image"][:limit] if limit else tr["image"]
-  mean, std = channel_stats(stats_images)
+  mean, std = jdata.channel_stats(stats_images)
   if params is None:
     params = _train_tiny_teacher(config, model, tr, mean, std, num_classes)
     info.update(teacher_workdir=None, teacher_step=config.teacher.train_steps)
@@ -264,7 +235,7 @@ def train_and_evaluate(config, workdir) -> dict:
   workdir.mkdir(parents=True, exist_ok=True)
   jtrain.write_run_info(workdir, config)
   seed = int(config.seed)
-  tr, te, num_classes = load_data(config)
+  tr, te, num_classes = jdata.load_train_test(config.data)
   teacher, model_cfg, t_params, mean, std, info = load_teacher(config, tr, num_classes)
   d = teacher.hidden_size
   ebs = config.eval.batch_size

@@ -65,7 +65,7 @@ def test_lm_eval_ignores_padded_windows(tmp_path, data_dir):
 
 
 def test_channel_stats_match_numpy():
-  from jaxlab.projects.baselines.classification import channel_stats
+  from jaxlab.data import channel_stats
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, size=(50, 8, 8, 3), dtype=np.uint8)
   x = images.reshape(-1, 3).astype(np.float64) / 255.0

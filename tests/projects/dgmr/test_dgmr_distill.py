@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlab import data as jdata
 from jaxlab import nn as jnn
 from jaxlab.configs import load_config
 from jaxlab.projects.dgmr import losses, method
@@ -122,10 +123,10 @@ def test_configs_and_bad_keys():
 def test_fashion_mnist_loader(data_dir, monkeypatch):
   monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
   cfg = load_config(str(REPO / "configs/dgmr/mini.py"), "smoke")
-  tr, te, num_classes = dtrain.load_data(cfg)
+  tr, te, num_classes = jdata.load_train_test(cfg.data)
   assert num_classes == 10 and tr["image"].shape == (512, 28, 28, 1)
   assert tr["image"].dtype == np.uint8 and te["label"].shape == (200,)
-  mean, std = dtrain.channel_stats(tr["image"])
+  mean, std = jdata.channel_stats(tr["image"])
   np.testing.assert_allclose(mean, tr["image"].mean() / 255.0, rtol=1e-5)
   np.testing.assert_allclose(std, (tr["image"] / 255.0).std(), rtol=1e-4)
 
