@@ -624,12 +624,15 @@ def vit_flops(*, image_size: int, patch_size: int, channels: int, hidden_size: i
 
 
 def lm_flops(*, seq_len: int, d_model: int, num_layers: int, mlp_dims, vocab_size: int,
-             mlp_type: str = 'gelu') -> int:
+             mlp_type: str = 'gelu', attention: str = 'full') -> int:
   """Forward FLOPs of one sequence through a decoder LM (2 per multiply-add).
 
-  Per layer: `4 * T * D^2` (qkv + out projections), `2 * T^2 * D` (full, unmasked attention
-  logits and sum, as the dense implementation computes them), `k * T * D * H` for the MLP (k=2
-  dense, 3 gated); plus the `T * D * V` output projection. Embedding lookups are free.
+  Per layer: `4 * T * D^2` (qkv + out projections), the attention logits and weighted sum, and
+  `k * T * D * H` for the MLP (k=2 dense, 3 gated); plus the `T * D * V` output projection.
+  Embedding lookups are free. `attention` sets the logits/sum term: 'full' counts the whole
+  `2 * T^2 * D` the dense implementation computes; 'causal' only the `T (T + 1) * D` entries the
+  causal mask keeps; 'none' leaves it out, which gives the usual "2 x weights" FLOPs per token
+  (the convention under which FLOPs fall in proportion to the pruned weights).
   """
   from jaxlab.nn.attention import per_block_widths
   dims = per_block_widths(mlp_dims, num_layers)
@@ -637,7 +640,10 @@ def lm_flops(*, seq_len: int, d_model: int, num_layers: int, mlp_dims, vocab_siz
   if mlp_type not in per_mlp:
     raise ValueError(f"mlp_type must be 'gelu' or 'swiglu', got {mlp_type!r}")
   t, d = seq_len, d_model
-  macs = sum(4 * t * d * d + 2 * t * t * d + per_mlp[mlp_type] * t * d * h for h in dims)
+  attn = {'full': 2 * t * t * d, 'causal': t * (t + 1) * d, 'none': 0}
+  if attention not in attn:
+    raise ValueError(f"attention must be one of {sorted(attn)}, got {attention!r}")
+  macs = sum(4 * t * d * d + attn[attention] + per_mlp[mlp_type] * t * d * h for h in dims)
   macs += t * d * vocab_size
   return int(2 * macs)
 

@@ -306,6 +306,14 @@ def test_counting_against_hand_arithmetic():
   # LM: T=8, D=32, 2 layers, H=64, V=64
   assert P.lm_flops(seq_len=8, d_model=32, num_layers=2, mlp_dims=64, vocab_size=64) == 2 * (
       2 * (4 * 8 * 32 * 32 + 2 * 64 * 32 + 2 * 8 * 32 * 64) + 8 * 32 * 64)
+  # causal keeps T(T+1)/2 of the T^2 logits; 'none' is 2 x (weights touched per token) x T
+  assert P.lm_flops(seq_len=8, d_model=32, num_layers=2, mlp_dims=64, vocab_size=64,
+                    attention='causal') == 2 * (
+      2 * (4 * 8 * 32 * 32 + 8 * 9 * 32 + 2 * 8 * 32 * 64) + 8 * 32 * 64)
+  assert P.lm_flops(seq_len=8, d_model=32, num_layers=2, mlp_dims=64, vocab_size=64,
+                    attention='none') == 2 * 8 * (2 * (4 * 32 * 32 + 2 * 32 * 64) + 32 * 64)
+  with pytest.raises(ValueError, match='attention'):
+    P.lm_flops(seq_len=8, d_model=32, num_layers=2, mlp_dims=64, vocab_size=64, attention='x')
   # SwiGLU tiny param count: fc1 is D x 2H (+2H), fc2 H x D (+D)
   sparams = jax.eval_shape(jnn.get_model('vit', 'tiny_swiglu').init, _key(0),
                            jnp.zeros((1, 16, 16, 3)))['params']

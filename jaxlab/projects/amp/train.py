@@ -17,6 +17,7 @@ import pathlib
 
 import numpy as np
 
+from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.projects.amp import model as amp_model
 
@@ -39,7 +40,6 @@ def backbone_workdir(config, workdir) -> pathlib.Path:
 
 def load_backbone(config, workdir, train_arrays: dict) -> amp_model.Backbone:
   """The trained ViT with the normalisation it was trained with."""
-  from jaxlab.projects.baselines.classification import channel_stats
   bdir = backbone_workdir(config, workdir)
   if not (bdir / 'checkpoints').is_dir():
     if not config.backbone.train_if_missing:
@@ -60,7 +60,7 @@ def load_backbone(config, workdir, train_arrays: dict) -> amp_model.Backbone:
   if limit > config.data.val_start:
     raise ValueError(f'the backbone trained on train[:{limit}], which overlaps the validation '
                      f'split train[{config.data.val_start}:]')
-  mean, std = channel_stats(train_arrays['image'][:limit])
+  mean, std = jdata.channel_stats(train_arrays['image'][:limit])
   model = amp_model.model_from_run_config(cfg, num_classes=int(np.max(train_arrays['label'])) + 1)
   return amp_model.Backbone(model=model, params=r['params'], mean=mean, std=std, config=cfg)
 
@@ -93,3 +93,23 @@ def train_and_evaluate(config, workdir) -> dict:
   results = method.run_comparison(config, workdir)
   jtrain.write_results(workdir, results)
   return results
+
+
+if __name__ == '__main__':
+  # python -m jaxlab.projects.amp.train --out results/amp/mini.json s0.json s1.json s2.json
+  import argparse
+  from jaxlab.configs import load_config
+  from jaxlab.projects.amp import method
+  ap = argparse.ArgumentParser(description='Aggregate AMP comparison runs of several seeds.')
+  ap.add_argument('--out', required=True)
+  ap.add_argument('--config', default='configs/amp/mini.py', help='for the primary criterion')
+  ap.add_argument('results', nargs='+')
+  a = ap.parse_args()
+  runs = [json.loads(pathlib.Path(p).read_text()) for p in a.results]
+  merged = method.aggregate_seeds(runs, load_config(a.config).prune)
+  merged['merged_from'] = list(a.results)
+  pathlib.Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+  pathlib.Path(a.out).write_text(json.dumps(merged, indent=1, default=float))
+  for k, v in merged['no_finetune_over_seeds'].items():
+    print(k, {c: f"{100 * t['mean']:.2f}+-{100 * t['std']:.2f}" for c, t in v.items()})
+  print(json.dumps(merged['gates_over_seeds'], indent=1))

@@ -27,7 +27,7 @@ import numpy as np
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.projects.hfprune import method
-from jaxlab.projects.hfprune.model import efficiency, load_backbone
+from jaxlab.projects.hfprune.model import efficiency, flops_per_token, load_backbone
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,7 +73,10 @@ def summarize(rows: list) -> list:
   out = []
   for (stage, crit, scope, keep, mode), rs in sorted(groups.items(), key=str):
     s = dict(stage=stage, criterion=crit, scope=scope, keep=keep, mode=mode, n=len(rs))
-    for m in ('loss', 'kl', 'top1_agree', 'ppl', 'params', 'flops_per_token'):
+    for m in ('loss', 'kl', 'top1_agree', 'ppl', 'params', 'flops_per_token',
+              'flops_per_token_causal', 'flops_per_token_weights'):
+      if any(m not in r for r in rs):
+        continue
       v = np.array([r[m] for r in rs], np.float64)
       s[m], s[m + '_std'] = float(v.mean()), float(v.std())
     out.append(s)
@@ -122,10 +125,15 @@ def gates(summary: list, dense: dict, keeps, gcfg) -> dict:
     e = _find(summary, 'pruned', 'entropy', keep)
     if e:
       pr = 1 - e['params'] / dense['params']
-      fr = 1 - e['flops_per_token'] / dense['flops_per_token']
+      red = lambda k: 1 - e[k] / dense[k] if k in e and k in dense else float('nan')
+      # Gated on weight FLOPs per token (see model.flops_per_token); the attention-inclusive
+      # reductions are reported beside it.
+      fr = red('flops_per_token_weights')
       g[f'efficiency_keep{keep}'] = dict(
           param_reduction=pr, flop_reduction=fr, param_limit=p_lim, flop_limit=f_lim,
-          passed=pr >= p_lim and fr >= f_lim)
+          flop_reduction_causal_attention=red('flops_per_token_causal'),
+          flop_reduction_full_attention=red('flops_per_token'),
+          passed=bool(pr >= p_lim and fr >= f_lim))
   return g
 
 
@@ -245,6 +253,17 @@ def merge_results(paths, gates_config) -> dict:
       raise ValueError(f'{p}: dense loss {r["dense"]["loss"]} differs from {dense["loss"]}; '
                        'the runs do not share backbone/eval windows')
   rows, seen = [], set()
+  m = runs[0].get('model')
+  if m and 'flops_per_token_weights' not in dense:
+    # Runs written before the causal/weights FLOP counts existed: fill them in from the widths.
+    fpt = lambda widths: flops_per_token(
+        seq_len=runs[0]['seq_len'], d_model=m['d_model'], num_layers=m['num_layers'],
+        mlp_dims=widths, vocab_size=m['vocab_size'])
+    dense = dict(dense, **fpt(m['mlp_dim']))
+    for r in runs:
+      for row in r['rows']:
+        if 'flops_per_token_weights' not in row and row.get('widths'):
+          row.update(fpt(row['widths']))
   for r in runs:  # the same (stage, criterion, scope, keep, mode, seed) twice: keep the first
     for row in r['rows']:
       key = tuple(row.get(k) for k in ('stage', 'criterion', 'scope', 'keep', 'mode', 'seed'))
@@ -258,7 +277,7 @@ def merge_results(paths, gates_config) -> dict:
     for k, v in r.get('global_widths', {}).items():
       widths.setdefault(k, []).extend(v)
   out = {k: v for k, v in runs[0].items() if k not in ('rows', 'summary', 'gates', 'timings')}
-  out.update(rows=rows, summary=summary, global_widths=widths, keep_ratios=keeps,
+  out.update(dense=dense, rows=rows, summary=summary, global_widths=widths, keep_ratios=keeps,
              calib_seeds=sorted({row['seed'] for row in rows}), merged_from=[str(p) for p in paths],
              gates=gates(summary, dense, tuple(keeps), gates_config),
              wall_time_s={str(p): r.get('wall_time_s') for p, r in zip(paths, runs)})

@@ -133,7 +133,8 @@ def test_distillation_reduces_loss_and_keeps_head():
 
 def test_config_variants_and_errors():
   c = _config()
-  assert c.project == 'amp' and c.prune.primary == 'ent_sim' and c.prune.steps == 6
+  assert c.project == 'amp' and c.prune.primary == 'ent_cls' and c.prune.steps == 6
+  assert _config('sim').prune.search_criterion == 'ent_sim'
   assert _config('swiglu').backbone.workdir.endswith('fmnist_vit_swiglu')
   with pytest.raises(KeyError, match='unknown config key'):
     _config('prune.delta=0.1')
@@ -153,8 +154,38 @@ def test_smoke_run(tmp_path):
   assert set(res['no_finetune']) == {'adaptive', 'uniform_same_total', 'uniform_keep_0.3'}
   assert res['efficiency']['max_abs_logit_diff_masked_vs_sliced'] < 1e-5
   assert res['efficiency']['mlp_params_pruned'] < res['efficiency']['mlp_params']
-  assert abs(res['sliced_test_accuracy'] - res['no_finetune']['adaptive']['ent_sim']) < 1e-6
+  assert abs(res['sliced_test_accuracy'] - res['no_finetune']['adaptive']['ent_cls']) < 1e-6
   assert 'distill' in res and res['distill']['num_steps'] == 4
   saved = json.loads((tmp_path / 'pruned' / 'pruned.json').read_text())
   assert saved['hidden_sizes'] == res['chosen']['counts']
   assert (tmp_path / 'results.json').exists()
+
+
+def test_aggregate_seeds_means_and_gates():
+  """Means/stds over seeds are exact; criterion gates are decided on the means."""
+  def run(seed, ent, mag):
+    t = {'ent_cls': ent, 'ent_sim': ent - 0.01, 'ce': ent - 0.002, 'magnitude': mag,
+         'random': 0.5}
+    return {'seed': seed, 'backbone': 'b', 'search_criterion': 'ent_cls',
+            'unpruned': {'test_accuracy': 0.9}, 'search': [],
+            'chosen': {'within_tol': True, 'mlp_reduction': 0.4, 'counts': [3, 5]},
+            'no_finetune': {'uniform_keep_0.3': t, 'adaptive': dict(t),
+                            'uniform_same_total': dict(t, ent_cls=ent - 0.006,
+                                                       ent_sim=ent - 0.02)},
+            'efficiency': {'param_reduction': 0.3, 'flop_reduction': 0.3,
+                           'max_abs_logit_diff_masked_vs_sliced': 0.0}}
+  pc = _config().prune
+  out = method.aggregate_seeds([run(0, 0.80, 0.79), run(1, 0.82, 0.79)], pc)
+  t = out['no_finetune_over_seeds']['uniform_keep_0.3']
+  np.testing.assert_allclose([t['ent_cls']['mean'], t['ent_cls']['std']], [0.81, 0.01])
+  g = out['gates_over_seeds']
+  assert g['keep30_ent>=mag+1.5'] is True          # 0.81 vs 0.79 + 0.015
+  assert g['keep30_ent>=mag+1.5[ent_sim]'] is False  # 0.80 vs 0.805
+  assert g['adaptive>=uniform_same_total+0.5'] is True
+  assert g['search_reduction>=0.35_within_1pt'] is True
+  bad = run(2, 0.8, 0.7)
+  bad['chosen'] = dict(bad['chosen'], mlp_reduction=0.2)
+  assert not method.aggregate_seeds([run(0, 0.8, 0.7), bad], pc)['gates_over_seeds'][
+      'search_reduction>=0.35_within_1pt']
+  with pytest.raises(ValueError, match='like with like'):
+    method.aggregate_seeds([run(0, 0.8, 0.7), dict(run(1, 0.8, 0.7), backbone='c')], pc)

@@ -207,10 +207,13 @@ def test_calibration_windows_are_seeded():
 
 def test_gates_logic():
   cfg = load_config(str(REPO / 'configs/hfprune/mini.py'))
-  dense = dict(loss=1.0, params=100, flops_per_token=100)
+  flops = lambda keep: dict(flops_per_token_weights=100 * keep,
+                            flops_per_token_causal=100 * keep + 5,
+                            flops_per_token=100 * keep + 10)
+  dense = dict(loss=1.0, params=100, **flops(1.0))
   mk = lambda stage, crit, keep, loss, kl, mode='': dict(
       stage=stage, criterion=crit, scope='layer', keep=keep, mode=mode, loss=loss, kl=kl,
-      params=100 * keep, flops_per_token=100 * keep)
+      params=100 * keep, **flops(keep))
   summary = [mk('pruned', 'entropy', 0.5, 1.2, 0.10), mk('pruned', 'ce', 0.5, 1.2, 0.11),
              mk('pruned', 'random', 0.5, 2.0, 0.5), mk('pruned', 'magnitude', 0.5, 1.21, 0.3),
              mk('recovered', 'entropy', 0.5, 1.05, 0.05, 'full')]
@@ -219,7 +222,10 @@ def test_gates_logic():
   assert g['entropy_vs_random_keep0.5']['passed']
   assert not g['entropy_vs_magnitude_keep0.5']['passed']  # increase 0.20 > 0.9 * 0.21
   assert g['recovery_full_keep0.5']['passed']
-  assert g['efficiency_keep0.5']['passed']
+  eff = g['efficiency_keep0.5']
+  assert eff['passed'] and abs(eff['flop_reduction'] - 0.5) < 1e-9  # gated on weight FLOPs
+  assert abs(eff['flop_reduction_full_attention'] - (1 - 60 / 110)) < 1e-9
+  assert abs(eff['flop_reduction_causal_attention'] - (1 - 55 / 105)) < 1e-9
 
 
 def test_smoke_run(tmp_path):
