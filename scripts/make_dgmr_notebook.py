@@ -69,8 +69,7 @@ for i, r in enumerate(sorted(tables, reverse=True)):
     ax.bar(blocks + 0.3 * i, [int(r * D)] * 6, width=0.3, label=f"DGMR m={r:g}")
 ax.set_xlabel("block"); ax.set_ylabel("MLP hidden width"); ax.legend(fontsize=7)
 fig.tight_layout(); plt.show()
-gate = REPO / "results/dgmr/gate.json"
-if gate.exists():
-    print(json.dumps(json.loads(gate.read_text())["gates"]["2_recovery"], indent=1))"""),
+for p in sorted((REPO / "results/dgmr").glob("table_*.json")):
+    print(p.name, json.dumps(json.loads(p.read_text())["gates"]["2_recovery"], indent=1))"""),
 ]
 write(cells, "colab/dgmr.ipynb")

@@ -10,9 +10,9 @@ Backbone: `configs/baselines/fmnist_vit.py` (patch 7, D=96, depth 6, H=384 GELU)
 Distillation images are the backbone's 58,000 training images, labels unused; accuracy is on the
 10,000 test images. AdamW (0.9, 0.95) lr 5e-4 with 5% warm-up and cosine decay, wd 0.04, batch 128.
 Every seed runs budgets {30, 150} at m in {1, 0.5}; seed 0 adds 600 steps at m=1 and 3 epochs
-(1,359 steps) of GS at m=1 (the recovery gate). Measured on the shared 2-core CPU at load 30+:
-one seed of the m=1 table (4 criteria + scratch, budgets 30/150) 37 min; the 3-epoch GS run 53 min
-(~1.1 s/step when less contended). `:smoke` trains a tiny teacher itself (~20 s of CPU).
+(1,359 steps) of GS at m=1 (the recovery gate). Measured on one core: the whole config 2,360 s
+(seed 0 with the 600-step and 3-epoch runs 1,413 s; seeds 1 and 2 about 470 s each).
+`:smoke` trains a tiny teacher itself (~20 s of CPU).
 """
 
 import ml_collections
