@@ -64,7 +64,7 @@ def main(argv=None):
                     a.config_arg or None)
   prob = ftrain.Problem(cfg)
   v = prob.init_variables(cfg.seed)
-  weights, rest = fmodel.split_params(v["params"])
+  weights, rest = fmodel.split_params(v["params"], prob.fp_layers)
   b = next(prob.batches(cfg.seed, 1))[1]
   images, labels = prob.prep(b["image"], 0), jnp.asarray(b["label"])
   out = {"config": a.config, "config_arg": a.config_arg, "backend": jax.default_backend(),
@@ -94,9 +94,12 @@ def main(argv=None):
         return sum(jnp.vdot(x, x) for x in o.values())
       sg = jax.jit(jax.value_and_grad(slow_loss, argnums=(0, 1)))
       hgs = jax.tree.map(lambda h: jax.random.normal(jax.random.PRNGKey(3), h.shape), st1.hgs)
+      t0 = time.perf_counter()
       c2 = sg.lower(st1.hyper["slow"], st1.hyper["lre"], hgs).compile()
+      scomp = time.perf_counter() - t0
       ssec = _time(lambda: c2(st1.hyper["slow"], st1.hyper["lre"], hgs)[0], a.steps)
-      rec.update(slow_net_sec=ssec, slow_net_share=ssec / sec, slow_net_memory=_mem(c2))
+      rec.update(slow_net_sec=ssec, slow_net_share=ssec / sec, slow_net_memory=_mem(c2),
+                 slow_net_compile_s=scomp)
     out["methods"][m] = rec
     print(m, json.dumps(rec), flush=True)
   base = out["methods"].get("ste")

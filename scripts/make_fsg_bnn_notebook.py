@@ -3,11 +3,9 @@
 The notebook runs the FSG smoke config (STE and FSG, seconds) with the same code scripts/train.py
 runs, then plots the measured accuracy/loss curves per estimator committed under results/fsg_bnn/.
 """
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# FSG: Fast and Slow Gradient approximation for binary networks (arXiv:2412.11777)
 
 A binary network's weight gradient has to be *estimated*: the straight-through estimator (STE)
@@ -17,27 +15,19 @@ token (**LRE**). The hypernetworks are trained through a look-ahead weight.
 
 This notebook (1) runs the smoke configuration of `jaxlab.projects.fsg_bnn` (a few steps, STE and
 FSG from the same init and batch order) and (2) plots the curves of the measured mini runs
-(MNIST, binary weights and activations, 3 seeds) stored in `results/fsg_bnn/`.
+(MNIST, binary ResNet-8-lite 8/16/32 with binary weights and activations, stem and fc full
+precision, 3 seeds) and the measured cost of FSG vs STE, both stored in `results/fsg_bnn/`.
 
 * **Colab:** run the install cell; point `JAXLAB_DATA` at a folder with the MNIST idx files.
 * **Local checkout:** the install cell finds the repository one folder up."""),
-code("""import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import tempfile
 from jaxlab.configs import load_config
 from jaxlab.projects import get_entry_point
 
 # The smoke variant: 512 MNIST images, a 4/8/8 binary ResNet, 8 pretrain + 6 fine-tuning steps.
 # Drop "methods=..." to also run MetaQuant and FSG without LRE; use configs/fsg_bnn/mini.py
-# without ":smoke" for the measured reproduction (about an hour on 2 CPU cores).
+# without ":smoke" for the measured reproduction (12 runs, about 75 min on one shared CPU core).
 config = load_config(str(REPO / "configs/fsg_bnn/mini.py"), "smoke,methods=('ste','fsg')")
 workdir = tempfile.mkdtemp(prefix="jaxlab_fsg_")
 res = get_entry_point(config.project)(config, workdir)
@@ -72,7 +62,12 @@ fig.tight_layout()
 plt.show()
 done = {m: {s: r.get("complete", True) for s, r in d.items()} for m, d in curves["runs"].items()}
 print("complete runs:", done)
-print(json.dumps(curves["summary"].get("gates", {}), indent=1))"""),
+print(json.dumps(curves["summary"].get("gates", {}), indent=1))
+bench = REPO / "results/fsg_bnn/bench.json"
+if bench.exists():
+    b = json.loads(bench.read_text())
+    for m, r in b["methods"].items():
+        extra = f", slow-net share {100 * r['slow_net_share']:.0f} %" if "slow_net_share" in r else ""
+        print(f"{m:10s} {r['steps_per_sec']:.2f} steps/s ({r['slowdown_vs_ste']:.1f}x STE's time){extra}")"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/fsg_bnn.ipynb")
+write(cells, "colab/fsg_bnn.ipynb")

@@ -16,7 +16,7 @@ Step t (t >= 1; step 0 only records g_q and w~ and updates nothing, as the offic
   slow_t = SlowNet([LRE_l ; hgs_l])[-n_l:]                      (Mamba, per layer, shared weights)
   W~     = W - lr (alpha slow_t + (1 - alpha) c(W) fast_t)      (FSG look-ahead)
   W~     = W - lr (c fast_t + sg(dir_{t-1} - c fast_t))         (MetaQuant look-ahead)
-  b~     = b - lr dir_{t-1}                                     (fc bias, hypernetwork methods)
+  b~     = b - lr dir_{t-1}                                     (fc bias and FP kernels, hypernet methods)
   loss   = CE(net(x; dorefa(W~), b~, BN))
   g_q^t  = dL/dW_q ; hypernets <- Adam(dL/d theta) ; W <- W - lr AdamDir(c(W) fast_t)
   (`update_uses='combined'`: W <- W - lr AdamDir(alpha slow_t + (1 - alpha) c fast_t))
@@ -224,9 +224,9 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
     if slow_m:
       hgs = _where(started, {k: fifo_append(state.hgs[k], state.g_prev[k]) for k in W}, state.hgs)
 
-    def hyper_outputs(hyper):
+    def hyper_outputs(hyper, need_slow=True):
       fast = {k: state.g_prev[k] * fast_fn(hyper["fast"], state.wt_prev[k]) for k in W}
-      if slow_m:
+      if slow_m and need_slow:
         lre = hyper["lre"] if use_lre else jnp.zeros_like(hyper["lre"])
         slow = jax.tree.map(lambda s, w: s.reshape(w.shape),
                             slow_fn(hyper["slow"], lre, hgs, num_valid), W)
@@ -254,9 +254,12 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
     wq, pre_vjp, wtilde = jax.vjp(pre, state.hyper, has_aux=True)
 
     rest_t = rest
-    if hyper_m and lookahead_on and "fc/bias" in rest:
+    # The code's non-quantised weights (fc bias; here also full-precision kernels kept by
+    # quant.fp_layers) look ahead along their previous Adam direction; BN does not.
+    la_keys = [k for k in rest if k == "fc/bias" or k.endswith("kernel")]
+    if hyper_m and lookahead_on and la_keys:
       on = started.astype(jnp.float32)
-      rest_t = {**rest, "fc/bias": rest["fc/bias"] - on * lr * state.dir_prev["r"]["fc/bias"]}
+      rest_t = {**rest, **{k: rest[k] - on * lr * state.dir_prev["r"][k] for k in la_keys}}
 
     def inner(wq, rest_t):
       logits, new_bs = apply_fn(wq, rest_t, state.batch_stats, images)
@@ -297,7 +300,8 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
       g_w = {k: c[k] * (g_wq[k] * fast_fn(state.hyper["fast"], wtilde[k])) for k in W}
       do_update = jnp.asarray(True)
     else:
-      fast, slow = hyper_outputs(state.hyper)
+      # The slow-net is traced a second time only when the update uses it (fsg_combined).
+      fast, slow = hyper_outputs(state.hyper, need_slow=combined)
       if combined:
         g_w = {k: alpha * slow[k] + (1 - alpha) * c[k] * fast[k] for k in W}
       else:
@@ -338,3 +342,21 @@ def make_eval_fn(apply_eval: Callable, bits: int = 1):
             "count": m.sum()}
   return eval_step
 
+
+
+def make_bn_recalibrate_fn(apply_train: Callable, bits: int = 1, momentum: float = 0.9):
+  """BN statistics of Q(W) recomputed on one batch ("precise BN"), for evaluation only.
+
+  apply_train in train mode normalises with the batch statistics and returns
+  momentum * old + (1 - momentum) * batch; from old = 0 that is (1 - momentum) * batch, so every
+  layer's running mean/var become exactly the batch statistics of this forward pass. Binary
+  activations make the net very sensitive to the lag of the running averages (a small shift
+  flips signs), so all estimators are evaluated with statistics of their final weights.
+  """
+  @jax.jit
+  def recalibrate(weights, rest, batch_stats, images):
+    wq = {k: dorefa_weight(w, bits) for k, w in weights.items()}
+    zeros = jax.tree.map(jnp.zeros_like, batch_stats)
+    _, new = apply_train(wq, rest, zeros, images)
+    return jax.tree.map(lambda v: v / (1.0 - momentum), new)
+  return recalibrate

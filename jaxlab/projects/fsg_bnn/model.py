@@ -29,6 +29,7 @@ from flax import traverse_util
 from jaxlab.ops.ste import quantize_activation
 
 _conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
+BN_MOMENTUM = 0.9
 
 
 class BinaryBlock(nn.Module):
@@ -39,7 +40,7 @@ class BinaryBlock(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool):
     conv = functools.partial(nn.Conv, use_bias=False, kernel_init=_conv_init)
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM,
                              epsilon=1e-5)
     q = functools.partial(quantize_activation, bits=self.act_bits)
     act = nn.relu if self.act_bits == 32 else (lambda v: v)
@@ -66,7 +67,7 @@ class BinaryResNet(nn.Module):
   def __call__(self, x, *, train: bool = False):
     if x.ndim != 4:
       raise ValueError(f"BinaryResNet expects images [B, H, W, C], got shape {x.shape}")
-    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=0.9,
+    norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM,
                              epsilon=1e-5)
     x = nn.Conv(self.stem, (3, 3), use_bias=False, kernel_init=_conv_init, name="conv1")(x)
     x = norm(name="bn1")(x)
@@ -85,18 +86,26 @@ def create_model(model_cfg, num_classes: int, act_bits: int) -> BinaryResNet:
                       stem=int(model_cfg.stem), num_classes=num_classes, act_bits=act_bits)
 
 
-def is_quantised(path: tuple) -> bool:
-  """Every conv and fc kernel is binarised; BN scale/bias and the fc bias stay full precision."""
-  return path[-1] == "kernel"
+def is_quantised(path: tuple, fp_layers: Sequence[str] = ()) -> bool:
+  """Conv and fc kernels are binarised, except those of the layers named in `fp_layers` (e.g.
+  ("conv1", "fc"): the stem and classifier kept full precision); BN scale/bias and the fc bias
+  always stay full precision."""
+  return path[-1] == "kernel" and "/".join(path[:-1]) not in tuple(fp_layers)
 
 
-def split_params(params) -> tuple[dict, dict]:
-  """params -> (weights {'conv1/kernel': W, ...} in a fixed sorted order, the rest as a flat dict)."""
+def split_params(params, fp_layers: Sequence[str] = ()) -> tuple[dict, dict]:
+  """params -> (binarised weights {'stage1_block1/conv1/kernel': W, ...} in a fixed sorted order,
+  the rest (BN, biases, full-precision kernels of `fp_layers`) as a flat dict)."""
   flat = traverse_util.flatten_dict(params)
-  weights = {"/".join(k): v for k, v in sorted(flat.items()) if is_quantised(k)}
-  rest = {"/".join(k): v for k, v in sorted(flat.items()) if not is_quantised(k)}
+  names = {"/".join(k[:-1]) for k in flat if k[-1] == "kernel"}
+  unknown = [n for n in fp_layers if n not in names]
+  if unknown:
+    raise ValueError(f"quant.fp_layers names {unknown} that are not layers of the model; "
+                     f"valid: {sorted(names)}")
+  weights = {"/".join(k): v for k, v in sorted(flat.items()) if is_quantised(k, fp_layers)}
+  rest = {"/".join(k): v for k, v in sorted(flat.items()) if not is_quantised(k, fp_layers)}
   if not weights:
-    raise ValueError("no conv/fc kernels found in the params to binarise")
+    raise ValueError("no conv/fc kernels left to binarise (check quant.fp_layers)")
   return weights, rest
 
 

@@ -32,45 +32,19 @@ from jaxlab.projects.fsg_bnn import method as fm
 from jaxlab.projects.fsg_bnn import model as fmodel
 
 
-def load_data(config):
-  kw = dict(source=config.data.source, data_dir=config.data.dir or None)
-  tr = jdata.get_dataset(config.data.name, "train", **kw)
-  te = jdata.get_dataset(config.data.name, "test", **kw)
-  tr_a, te_a = dict(tr.arrays), dict(te.arrays)
-  if config.data.train_limit:
-    tr_a = {k: v[:config.data.train_limit] for k, v in tr_a.items()}
-  if config.data.test_limit:
-    te_a = {k: v[:config.data.test_limit] for k, v in te_a.items()}
-  return tr_a, te_a, tr.num_classes
-
-
-def channel_stats(images: np.ndarray):
-  """Per-channel mean/std on the [0, 1] scale (uint8 via histograms, no float64 copy)."""
-  if images.dtype != np.uint8:
-    x = images.reshape(-1, images.shape[-1]).astype(np.float64)
-    return x.mean(0).astype(np.float32), x.std(0).astype(np.float32)
-  vals = np.arange(256) / 255.0
-  mean, std = [], []
-  for ch in range(images.shape[-1]):
-    h = np.bincount(images[..., ch].ravel(), minlength=256).astype(np.float64)
-    m = (h * vals).sum() / h.sum()
-    mean.append(m)
-    std.append(np.sqrt((h * (vals - m) ** 2).sum() / h.sum()))
-  return np.asarray(mean, np.float32), np.asarray(std, np.float32)
-
-
 class Problem:
   """Data, model and the pure apply functions shared by all estimators of one config."""
 
   def __init__(self, config):
     self.config = config
-    self.tr, self.te, self.num_classes = load_data(config)
+    self.tr, self.te, self.num_classes = jdata.load_train_test(config.data)
     if config.quant.act_bits not in (1, 32):
       raise ValueError(f"quant.act_bits must be 1 or 32, got {config.quant.act_bits}")
     if config.quant.weight_bits < 1:
       raise ValueError(f"quant.weight_bits must be >= 1, got {config.quant.weight_bits}")
-    self.mean, self.std = channel_stats(self.tr["image"])
+    self.mean, self.std = jdata.channel_stats(self.tr["image"])
     self.model = fmodel.create_model(config.model, self.num_classes, config.quant.act_bits)
+    self.fp_layers = tuple(config.quant.get("fp_layers", ()))
     self.bs = config.data.batch_size
     self.steps_per_epoch = len(self.tr["label"]) // self.bs
     if self.steps_per_epoch == 0:
@@ -86,6 +60,14 @@ class Problem:
         x = crop_flip(jax.random.fold_in(jax.random.key(config.seed, impl="unsafe_rbg"), step), x)
       return normalize(x, self.mean, self.std)
     self.prep = prep
+    n_recal = int(config.eval.get("bn_recalibrate", 0))
+    self.recal_images = (normalize(self.tr["image"][:n_recal], self.mean, self.std)
+                         if n_recal else None)
+
+  def recalibrate_fn(self, bits: int):
+    if self.recal_images is None:
+      return None
+    return fm.make_bn_recalibrate_fn(self.apply_train, bits, fmodel.BN_MOMENTUM)
 
   def init_variables(self, seed: int):
     x = jnp.zeros((1,) + self.tr["image"].shape[1:], jnp.float32)
@@ -107,7 +89,11 @@ class Problem:
       b = next(it)
       yield s, b
 
-  def evaluate(self, eval_step, weights, rest, batch_stats):
+  def evaluate(self, eval_step, weights, rest, batch_stats, recal=None):
+    """Test accuracy/loss of Q(W); with `recal` the BN statistics are first recomputed on the
+    first `eval.bn_recalibrate` training images (the state's own batch_stats are untouched)."""
+    if recal is not None:
+      batch_stats = recal(weights, rest, batch_stats, self.recal_images)
     tot = {"correct": 0.0, "loss": 0.0, "count": 0.0}
     for b in jdata.eval_batches(self.te, self.config.eval.batch_size):
       out = eval_step(weights, rest, batch_stats, normalize(b["image"], self.mean, self.std),
@@ -170,7 +156,7 @@ def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pa
     return json.loads(res_path.read_text())
   jtrain.write_run_info(workdir, cfg)
   init = jax.tree.map(jnp.copy, init)  # the step donates its state; keep the shared init alive
-  weights, rest = fmodel.split_params(init["params"])
+  weights, rest = fmodel.split_params(init["params"], problem.fp_layers)
   hyper = fm.init_hyper(jax.random.PRNGKey(seed + 7), cfg.fsg, len(weights))
   state = fm.init_state(weights, rest, init["batch_stats"], hyper, cfg.fsg)
   bits = int(cfg.quant.weight_bits)
@@ -178,13 +164,16 @@ def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pa
   if method not in fns:  # compiled once per method, reused for every seed
     fns[method] = (fm.make_train_step(method, problem.apply_train, cfg.fsg, bits=bits),
                    fm.make_eval_fn(problem.apply_eval, bits))
+  if ("recal", bits) not in fns:
+    fns[("recal", bits)] = problem.recalibrate_fn(bits)
+  recal = fns[("recal", bits)]
   step_fn, eval_fn = fns[method]
   spe = problem.steps_per_epoch
   num_steps = int(cfg.train.num_epochs * spe) if cfg.train.num_epochs else int(cfg.train.num_steps)
   sched = lr_schedule(cfg, spe)
   writer = jtrain.MetricWriter(workdir, tensorboard=False)
   log_every = max(int(cfg.train.log_every), 1)
-  ep0 = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats)
+  ep0 = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats, recal)
   writer.write(0, {"test/accuracy": ep0["accuracy"], "test/loss": ep0["loss"]})
   hist = {"epoch": [], "train_loss": [], "train_accuracy": [], "test_accuracy": [],
           "test_loss": [], "step_loss": []}
@@ -212,7 +201,7 @@ def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pa
       win = []
     bar.update(1)
     if (s + 1) % spe == 0 or s + 1 == num_steps:
-      ev = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats)
+      ev = problem.evaluate(eval_fn, state.weights, state.rest, state.batch_stats, recal)
       tl = float(jnp.mean(jnp.stack(ep_loss)))
       ta = float(jnp.mean(jnp.stack(ep_acc)))
       ep = (s + 1) / spe
@@ -287,9 +276,9 @@ def train_and_evaluate(config, workdir) -> dict:
     sdir = workdir / f"seed{seed}"
     init, info = pretrain(problem, seed, sdir, progress)
     if "fp" not in fns:
-      fns["fp"] = fm.make_eval_fn(problem.apply_eval, 32)
-    w, r = fmodel.split_params(init["params"])
-    fp = problem.evaluate(fns["fp"], w, r, init["batch_stats"])
+      fns["fp"] = (fm.make_eval_fn(problem.apply_eval, 32), problem.recalibrate_fn(32))
+    w, r = fmodel.split_params(init["params"], problem.fp_layers)
+    fp = problem.evaluate(fns["fp"][0], w, r, init["batch_stats"], fns["fp"][1])
     pre_info[seed] = {**(info or {}), "fp_test_accuracy": fp["accuracy"]}
     for m in config.methods:
       runs[m][seed] = run_method(problem, m, init, seed, sdir / m, progress, fns)
