@@ -3,11 +3,9 @@
 The notebook trains the smoke configuration (CDacc on the Ag:a-Si model, pre-training only, 2000
 images, seconds), then plots accuracy vs device and the write counts from the measured results
 committed under results/memristive_dbn/summary.json."""
-import nbformat as nbf
+from notebook_cells import code, install_cell, md, write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+cells = [
 md("""# Memristive DBN: digital CD accumulation with single-pulse writes
 
 *Wang et al., Efficient Training of the Memristive Deep Belief Net Immune to Non-Idealities of the
@@ -17,17 +15,7 @@ An RBM stack with stochastic binary units is trained by contrastive divergence. 
 accumulated in digital counters; a memristor is written (one identical pulse) only when its counter
 crosses the threshold. This notebook (1) runs the smoke configuration and (2) plots the full-MNIST
 results measured with `configs/memristive_dbn/mini.py` and committed to `results/memristive_dbn/`."""),
-code("""# Install: a no-op when jaxlab is importable (e.g. inside the project's virtual environment).
-import importlib.util, os, pathlib, subprocess, sys
-REPO = pathlib.Path.cwd().parent if (pathlib.Path.cwd().parent / "pyproject.toml").exists() else pathlib.Path("jaxlab")
-if importlib.util.find_spec("jaxlab") is None:
-    if not REPO.exists():
-        url = os.environ.get("JAXLAB_REPO_URL", "https://github.com/jaxlab/jaxlab")
-        subprocess.check_call(["git", "clone", "-q", url, str(REPO)])
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "-e", str(REPO)])
-    sys.path.insert(0, str(REPO))
-os.environ.setdefault("JAXLAB_DATA", str(REPO.resolve().parent / "shared" / "data"))
-print("repository:", REPO.resolve(), "| data:", os.environ["JAXLAB_DATA"])"""),
+install_cell(),
 code("""import tempfile, time
 from jaxlab.configs import load_config
 from jaxlab.projects.memristive_dbn import train
@@ -59,5 +47,4 @@ code("""if summary.get("sweep"):
     plt.figure(figsize=(7, 3.6)); plt.imshow(plt.imread(out)); plt.axis("off"); plt.show()
     print(json.dumps(summary.get("gates", {}).get("robustness"), indent=1))"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, "colab/memristive_dbn.ipynb")
+write(cells, "colab/memristive_dbn.ipynb")

