@@ -41,14 +41,20 @@ def backbone_workdir(config, workdir) -> pathlib.Path:
 def load_backbone(config, workdir, train_arrays: dict) -> amp_model.Backbone:
   """The trained ViT with the normalisation it was trained with."""
   bdir = backbone_workdir(config, workdir)
-  if not (bdir / 'checkpoints').is_dir():
-    if not config.backbone.train_if_missing:
-      raise FileNotFoundError(
-          f'no backbone checkpoint in {bdir}; train it first: python scripts/train.py '
-          f'--config={config.backbone.config} --workdir={bdir}')
+  # results.json is written when the backbone run finished; a checkpoint without it is from an
+  # interrupted run (its lr schedule not done), which `train_if_missing` resumes to the end.
+  finished = (bdir / 'results.json').exists()
+  if not finished and config.backbone.train_if_missing:
     from jaxlab.projects.baselines import train as btrain
     bcfg = _load_config_file(config.backbone.config, config.backbone.config_arg)
     btrain.train_and_evaluate(bcfg, str(bdir))
+  elif not (bdir / 'checkpoints').is_dir():
+    raise FileNotFoundError(
+        f'no backbone checkpoint in {bdir}; train it first: python scripts/train.py '
+        f'--config={config.backbone.config} --workdir={bdir}')
+  elif not finished:
+    print(f'[amp] warning: {bdir} holds an unfinished backbone run (no results.json); pruning '
+          'its latest checkpoint', flush=True)
   r = jtrain.load_params(bdir)
   cfg = r['config']
   if cfg is None:
