@@ -78,6 +78,23 @@ def cached_keys_values(module, key: Array, value: Array, max_len: int,
   return key, value, mask
 
 
+def decode_positions(module, length: int, decode: bool) -> Array:
+  """Absolute positions `[length]` of this call's tokens, for a Flax LM's compact `__call__`.
+
+  Without `decode` they are 0..length-1. With it, a `position_index` cache variable (created at
+  init, when positions also start at 0) offsets them and advances by `length`, so successive
+  decoding calls continue where the cache left off. Shared by the GPT-2-style and LLaMA LMs.
+  """
+  positions = jnp.arange(length)
+  if decode:
+    initialized = module.has_variable('cache', 'position_index')
+    index = module.variable('cache', 'position_index', lambda: jnp.array(0, dtype=jnp.int32))
+    if initialized:
+      positions = positions + index.value
+      index.value = index.value + length
+  return positions
+
+
 def causal_mask(length: int) -> Array:
   """`[1, 1, T, T]` boolean lower-triangular mask."""
   return jnp.tril(jnp.ones((length, length), dtype=bool))[None, None]

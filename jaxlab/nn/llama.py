@@ -259,14 +259,7 @@ class LlamaLM(nn.Module):
     t = tokens.shape[1]
     embed = nn.Embed(self.vocab_size, self.d_model, embedding_init=_init,
                      dtype=self.dtype, name='embed_tokens')
-    positions = jnp.arange(t)
-    if decode:
-      is_initialized = self.has_variable('cache', 'position_index')
-      index = self.variable('cache', 'position_index',
-                            lambda: jnp.array(0, dtype=jnp.int32))
-      if is_initialized:
-        positions = positions + index.value
-        index.value = index.value + t
+    positions = attention.decode_positions(self, t, decode)
     x = embed(tokens)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     for i in range(self.num_layers):

@@ -181,14 +181,7 @@ class TransformerLM(nn.Module):
                    dtype=self.dtype, name='wte')
     wpe = nn.Embed(self.max_len, self.d_model, embedding_init=_init,
                    dtype=self.dtype, name='wpe')
-    positions = jnp.arange(t)
-    if decode:
-      is_initialized = self.has_variable('cache', 'position_index')
-      index = self.variable('cache', 'position_index',
-                            lambda: jnp.array(0, dtype=jnp.int32))
-      if is_initialized:
-        positions = positions + index.value
-        index.value = index.value + t
+    positions = attention.decode_positions(self, t, decode)
     x = wte(tokens) + wpe(positions)[None]
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     for i in range(self.num_layers):

@@ -74,6 +74,21 @@ def adamw_apply(tx, grads, opt_state, params, lr, wd, freeze=dmodel.FROZEN):
   return optax.apply_updates(params, updates), opt_state
 
 
+def _student_update(student, tx, cls_coef, feat_coef):
+  """`(params, opt_state, x, t_cls, t_patch, lr, wd) -> (params, opt_state, loss)`: one student's
+  distillation update on normalised images `x` against the teacher's features."""
+
+  def one(params, opt_state, x, t_cls, t_patch, lr, wd):
+    def loss_fn(p):
+      s_cls, s_patch = dmodel.prenorm_features(student, p, x)
+      return distill_loss(s_cls, s_patch, t_cls, t_patch, cls_coef, feat_coef)
+    loss, grads = jax.value_and_grad(loss_fn)(params)
+    params, opt_state = adamw_apply(tx, grads, opt_state, params, lr, wd)
+    return params, opt_state, loss
+
+  return one
+
+
 def make_distill_step(teacher, student, tx, mean, std, *, cls_coef=1.0, feat_coef=1.0,
                       stacked: bool = True):
   """Jitted `step(params, opt_state, teacher_params, images, lr, wd) -> (params, opt_state, loss)`.
@@ -83,14 +98,7 @@ def make_distill_step(teacher, student, tx, mean, std, *, cls_coef=1.0, feat_coe
   (uint8 or float) are normalised inside the step with the backbone's statistics. The head and
   final norm (`model.FROZEN`) are not updated.
   """
-
-  def one(params, opt_state, x, t_cls, t_patch, lr, wd):
-    def loss_fn(p):
-      s_cls, s_patch = dmodel.prenorm_features(student, p, x)
-      return distill_loss(s_cls, s_patch, t_cls, t_patch, cls_coef, feat_coef)
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    params, opt_state = adamw_apply(tx, grads, opt_state, params, lr, wd)
-    return params, opt_state, loss
+  one = _student_update(student, tx, cls_coef, feat_coef)
 
   def step(params, opt_state, teacher_params, images, lr, wd):
     x = ops.normalize(images, mean, std)
@@ -122,15 +130,10 @@ def make_student_step(student, tx, mean, std, *, cls_coef=1.0, feat_coef=1.0):
   very slow on XLA:CPU.
   """
 
-  def step(params, opt_state, images, t_cls, t_patch, lr, wd):
-    x = ops.normalize(images, mean, std)
+  one = _student_update(student, tx, cls_coef, feat_coef)
 
-    def loss_fn(p):
-      s_cls, s_patch = dmodel.prenorm_features(student, p, x)
-      return distill_loss(s_cls, s_patch, t_cls, t_patch, cls_coef, feat_coef)
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    params, opt_state = adamw_apply(tx, grads, opt_state, params, lr, wd)
-    return params, opt_state, loss
+  def step(params, opt_state, images, t_cls, t_patch, lr, wd):
+    return one(params, opt_state, ops.normalize(images, mean, std), t_cls, t_patch, lr, wd)
 
   return jax.jit(step, donate_argnums=(0, 1))
 
