@@ -30,6 +30,7 @@ import matplotlib.pyplot as plt
 
 STYLE = {"mecoin": ("C3", "o", "-"), "mecoin_hard": ("C1", "s", "--"),
          "mecoin_no_gkim": ("C5", "^", "--"), "mecoin_no_mecs": ("C6", "v", "--"),
+         "mecoin_soft": ("C4", "<", "--"), "finetune_valsel": ("C0", "x", "--"),
          "ncm": ("C2", "D", "-"), "finetune": ("C0", "x", "-"), "finetune_replay": ("C9", "+", "-"),
          "finetune_head": ("C7", "x", ":"), "finetune_head_replay": ("C8", "+", ":"),
          "joint": ("k", "*", ":")}

@@ -132,8 +132,9 @@ class Mecoin(nn.Module):
     num_classes: Y (all classes of the dataset; unseen ones are masked by the caller).
     num_books, num_pairs, proj_dim: C, M, P (d_k = P + 1 with the synapse).
     num_heads: heads of the synapse and MeCs attention.
-    retrieval: "soft" (softmax(-d / (tau * mean d)) over keys, MeCs get gradients) or "hard"
-      (top-1 argmin as the official code: only values and the MLP learn).
+    retrieval: "soft" (softmax(-d / (tau * mean d)) over keys, MeCs get gradients), "hard"
+      (top-1 argmin as the official code: only values and the MLP learn) or
+      "straight_through" (top-1 read forward, the soft read's gradient backward).
     tau: soft-retrieval temperature, relative to the mean key distance of the query.
     use_mecs: False skips MeCs (raw projection queries).
     code_faithful_attention: reproduce the official attention axes: the synapse attends across
@@ -153,8 +154,9 @@ class Mecoin(nn.Module):
   mlp_hidden: Sequence[int] = ()
 
   def setup(self):
-    if self.retrieval not in ("soft", "hard"):
-      raise ValueError(f"retrieval must be 'soft' or 'hard', got {self.retrieval!r}")
+    if self.retrieval not in ("soft", "hard", "straight_through"):
+      raise ValueError("retrieval must be 'soft', 'hard' or 'straight_through', got "
+                       f"{self.retrieval!r}")
     C, M, dk = self.num_books, self.num_pairs, self.proj_dim + 1
     if dk % self.num_heads or self.embed_dim % self.num_heads:
       raise ValueError(f"num_heads={self.num_heads} must divide the key width proj_dim + 1 = "
@@ -200,11 +202,14 @@ class Mecoin(nn.Module):
     `tau` (optional, may be traced) overrides the `tau` attribute."""
     tau = self.tau if tau is None else tau
     d = distances(qt, jax.lax.stop_gradient(self.keys.value))
+    hard = jax.nn.one_hot(jnp.argmin(d, -1), self.num_pairs, dtype=d.dtype)
     if self.retrieval == "hard":
-      w = jax.nn.one_hot(jnp.argmin(d, -1), self.num_pairs, dtype=d.dtype)
-    else:
-      scale = jax.lax.stop_gradient(jnp.mean(d, -1, keepdims=True)) + 1e-6
-      w = jax.nn.softmax(-d / (tau * scale), -1)
+      return jnp.einsum("ncm,cmy->ny", hard, self.values) / self.num_books, hard
+    scale = jax.lax.stop_gradient(jnp.mean(d, -1, keepdims=True)) + 1e-6
+    w = jax.nn.softmax(-d / (tau * scale), -1)
+    if self.retrieval == "straight_through":
+      # Forward: the official top-1 read; backward: the soft read's gradient, so MeCs learn.
+      w = w + jax.lax.stop_gradient(hard - w)
     return jnp.einsum("ncm,cmy->ny", w, self.values) / self.num_books, w
 
   def classify(self, e):

@@ -21,14 +21,15 @@ def table(res):
   return "\n".join(rows)
 
 
-def gates(res, method="mecoin"):
-  """The issue's gates for one Mecoin variant: (name, passed, measured text)."""
-  m, ft, ncm = (res["methods"][k] for k in (method, "finetune", "ncm"))
+def gates(res, method="mecoin", finetune="finetune"):
+  """The issue's gates for one Mecoin variant against one fine-tuning reference:
+  (name, passed, measured text)."""
+  m, ft, ncm = (res["methods"][k] for k in (method, finetune, "ncm"))
   out = []
   d = m["last_mean"] - ft["last_mean"]
-  out.append(("last-session acc >= finetune + 15", d >= 15,
-              f"{m['last_mean']:.1f} vs {ft['last_mean']:.1f} (+{d:.1f})"))
-  out.append(("PD <= 0.5 x PD(finetune)", m["pd_mean"] <= 0.5 * ft["pd_mean"],
+  out.append((f"last-session acc >= {finetune} + 15", d >= 15,
+              f"{m['last_mean']:.1f} vs {ft['last_mean']:.1f} ({d:+.1f})"))
+  out.append((f"PD <= 0.5 x PD({finetune})", m["pd_mean"] <= 0.5 * ft["pd_mean"],
               f"{m['pd_mean']:.1f} vs 0.5 x {ft['pd_mean']:.1f} = {0.5 * ft['pd_mean']:.1f}"))
   d = m["last_mean"] - ncm["last_mean"]
   out.append(("last-session acc >= NCM - 2", d >= -2,
@@ -46,9 +47,11 @@ def main(paths):
     print(f"\n### {res['dataset']} ({len(res['seeds'])} seeds {res['seeds']}, wall "
           f"{res['wall_time_s']:.0f} s)\n")
     print(table(res))
+    refs = [k for k in ("finetune", "finetune_valsel") if k in res["methods"]]
     for method in [k for k in res["methods"] if k.startswith("mecoin")]:
-      print(f"\n{method}: " + "; ".join(f"{g}: {'PASS' if ok else 'MISS'} ({t})"
-                                        for g, ok, t in gates(res, method)))
+      for ref in refs:
+        print(f"\n{method} vs {ref}: " + "; ".join(f"{g}: {'PASS' if ok else 'MISS'} ({t})"
+                                                  for g, ok, t in gates(res, method, ref)))
 
 
 if __name__ == "__main__":

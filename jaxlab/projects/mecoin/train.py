@@ -5,9 +5,14 @@ function is `vmap`-ed over seeds; splits, novel-class order and initialisations 
 seed), on the same frozen encoder and the same sessions:
 
   finetune              the whole GCN (encoder + classifier) trained on the current session's
-                        shots only (catastrophic-forgetting reference);
-  finetune_replay       the same on all accumulated shots;
-  finetune_head(_replay) linear head on the frozen encoder (current / accumulated shots);
+                        shots only for a fixed budget, last step kept (the catastrophic-
+                        forgetting reference of the GFSCIL literature);
+  finetune_valsel       the same, but the step with the best accuracy on the accumulated
+                        validation nodes is kept: model selection sees old-class labels, which
+                        stops fine-tuning before it forgets (a much stronger reference);
+  finetune_replay       the whole GCN on all accumulated shots (best validation step);
+  finetune_head         linear head on the frozen encoder, current shots, last step;
+  finetune_head_replay  the same head on the accumulated shots, best validation step;
   ncm                   nearest class mean of frozen embeddings of the accumulated shots;
   joint                 upper bound: the whole GCN trained on the full training pool of every
                         seen class (not few-shot), restarted from the pretrained model each session;
@@ -16,7 +21,8 @@ seed), on the same frozen encoder and the same sessions:
                         GKIM head trained on the accumulated shots of each session.
 
 Protocol per session: train `epochs` full-batch steps, evaluate on the accumulated validation
-nodes after every step, keep the best (ties: the later step), report accuracy on the
+nodes after every step, keep the best (ties: the later step; `finetune` and `finetune_head`
+keep the last step), report accuracy on the
 accumulated test nodes of all seen classes. Session 0 of finetune*/joint is the pretrained
 model itself; Mecoin and NCM build their session-0 memory from `shot` nodes per base class.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +46,7 @@ from jaxlab.projects.mecoin import losses
 from jaxlab.projects.mecoin import model as mmodel
 from jaxlab.projects.mecoin import sessions as msessions
 
-BASELINES = ("finetune", "finetune_replay", "finetune_head", "finetune_head_replay", "ncm",
+BASELINES = ("finetune", "finetune_valsel", "finetune_replay", "finetune_head", "finetune_head_replay", "ncm",
              "joint")
 
 
@@ -68,8 +75,11 @@ def count_params(tree):
   return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))
 
 
-def _fit(params, tx, loss_fn, val_fn, num_epochs, rng):
-  """`num_epochs` full-batch steps in one `lax.scan`; keeps the params of the best val step."""
+def _fit(params, tx, loss_fn, val_fn, num_epochs, rng, select_best=True):
+  """`num_epochs` full-batch steps in one `lax.scan`.
+
+  Returns the params of the best validation step (ties: the later step), or of the last step
+  when `select_best` is False (the fixed-budget protocol of the fine-tuning reference)."""
   opt_state = tx.init(params)
 
   def epoch(carry, i):
@@ -83,8 +93,8 @@ def _fit(params, tx, loss_fn, val_fn, num_epochs, rng):
     return (p, o, best_p, jnp.where(better, acc, best_acc)), (loss, acc)
 
   carry = (params, opt_state, params, jnp.float32(-1.))
-  (_, _, best_p, best_acc), (loss, acc) = jax.lax.scan(epoch, carry, jnp.arange(num_epochs))
-  return best_p, {"best_val": best_acc, "loss": loss, "val": acc}
+  (last_p, _, best_p, best_acc), (loss, acc) = jax.lax.scan(epoch, carry, jnp.arange(num_epochs))
+  return (best_p if select_best else last_p), {"best_val": best_acc, "loss": loss, "val": acc}
 
 
 def _mecoin_labels(params, variant):
@@ -92,9 +102,10 @@ def _mecoin_labels(params, variant):
   train = {"values"}
   if variant.gkim:
     train.add("mlp")
-  if variant.retrieval == "soft" and variant.use_mecs:
+  # Hard (official) retrieval passes no gradient to the queries: MeCs / synapse stay frozen.
+  if variant.retrieval != "hard" and variant.use_mecs:
     train.add("mecs")
-  if variant.train_synapse and variant.retrieval == "soft":
+  if variant.train_synapse and variant.retrieval != "hard":
     train.add("synapse")
 
   def group(name):
@@ -131,7 +142,8 @@ def train_and_evaluate(config, workdir) -> dict:
   b = config.baselines
   gnn_tx = optax.chain(optax.add_decayed_weights(config.pretrain.wd), optax.adam(config.pretrain.lr))
 
-  def gnn_fit(params, idx, mask, val_idx, val_mask, edge_w, seen, rng, num_epochs):
+  def gnn_fit(params, idx, mask, val_idx, val_mask, edge_w, seen, rng, num_epochs,
+              select_best=True):
     def loss_fn(p, r):
       _, logits = enc_apply(p, edge_w, r, train=True)
       loss = losses.smoothed_ce(logits[idx], labels[idx], mask, seen)
@@ -140,7 +152,7 @@ def train_and_evaluate(config, workdir) -> dict:
     def val_fn(p):
       _, logits = enc_apply(p, edge_w)
       return losses.accuracy(logits[val_idx], labels[val_idx], val_mask, seen)
-    return _fit(params, gnn_tx, loss_fn, val_fn, num_epochs, rng)
+    return _fit(params, gnn_tx, loss_fn, val_fn, num_epochs, rng, select_best)
 
   def pretrain(key):
     p = encoder.init(jax.random.fold_in(key, 0), feats, senders, receivers,
@@ -149,7 +161,9 @@ def train_and_evaluate(config, workdir) -> dict:
 
   init_enc = jax.jit(jax.vmap(pretrain))(seed_keys)
   pretrain_fit = jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=config.pretrain.epochs)))
-  finetune_fit = jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=b.epochs)))
+  finetune_fit = {sel: jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=b.epochs,
+                                                          select_best=sel)))
+                  for sel in (True, False)}
 
   @jax.jit
   @jax.vmap
@@ -166,12 +180,20 @@ def train_and_evaluate(config, workdir) -> dict:
   def eval_logits(logits_all, test_idx, test_mask, seen, base):
     return test_acc(logits_all[test_idx], test_idx, test_mask, seen, base)
 
+  @jax.jit
+  @jax.vmap
+  def val_acc(logits_all, val_idx, val_mask, seen):
+    return losses.accuracy(logits_all[val_idx], labels[val_idx], val_mask, seen)
+
   # ---------------------------------------------------------------- linear head, NCM
   head_tx = optax.adam(b.head_lr)
 
-  @jax.jit
-  @jax.vmap
-  def head_fit(head, emb, idx, mask, val_idx, val_mask, seen, rng):
+  @functools.partial(jax.jit, static_argnames="select_best")
+  def head_fit(head, emb, idx, mask, val_idx, val_mask, seen, rng, select_best=True):
+    return jax.vmap(functools.partial(_head_fit, select_best=select_best))(
+        head, emb, idx, mask, val_idx, val_mask, seen, rng)
+
+  def _head_fit(head, emb, idx, mask, val_idx, val_mask, seen, rng, select_best):
     def apply(h, e):
       return e @ h["kernel"] + h["bias"]
 
@@ -180,7 +202,7 @@ def train_and_evaluate(config, workdir) -> dict:
 
     def val_fn(h):
       return losses.accuracy(apply(h, emb[val_idx]), labels[val_idx], val_mask, seen)
-    return _fit(head, head_tx, loss_fn, val_fn, b.epochs, rng)
+    return _fit(head, head_tx, loss_fn, val_fn, b.epochs, rng, select_best)
 
   @jax.jit
   @jax.vmap
@@ -252,13 +274,16 @@ def train_and_evaluate(config, workdir) -> dict:
         return losses.accuracy(out["memory_logits"], labels[val_idx], val_mask, seen)
       params, info = _fit(params, tx, loss_fn, val_fn, mc.epochs, rng)
       out = net.apply({"params": params, "memory": memory}, emb[test_idx], test_mask)
-      return params, test_acc(out["memory_logits"], test_idx, test_mask, seen, base)
+      return params, (*test_acc(out["memory_logits"], test_idx, test_mask, seen, base),
+                      info["best_val"])
 
     return dict(start=jax.jit(jax.vmap(start)), session=jax.jit(jax.vmap(session)),
                 labels=functools.partial(_mecoin_labels, variant=v))
 
   # ---------------------------------------------------------------- run
-  def rngs(s, method_id):
+  def rngs(s, name):
+    # Keyed by the method's name, so a method's numbers do not depend on the list order.
+    method_id = zlib.crc32(name.encode()) % 1000
     return jax.vmap(lambda k: jax.random.fold_in(k, 1000 * (s + 1) + method_id))(seed_keys)
 
   timings = {}
@@ -273,10 +298,11 @@ def train_and_evaluate(config, workdir) -> dict:
   sl = lambda k, s: P[k][:, s]  # noqa: E731  per-session slice [R, ...]
   enc, pre_info = timed("pretrain", pretrain_fit, init_enc, P["pre_idx"], P["pre_mask"],
                         P["pre_val_idx"], P["pre_val_mask"], sl("edge_weight", 0),
-                        sl("seen", 0), rngs(-1, 0))
+                        sl("seen", 0), rngs(-1, "pretrain"))
   methods = list(config.methods)
   acc = {k: np.zeros((R, S)) for k in methods}
   acc_base = {k: np.zeros((R, S)) for k in methods}
+  acc_val = {k: np.zeros((R, S)) for k in methods}
   state = {}
   params_count = {}
   gnn_params = count_params(jax.tree.map(lambda x: x[0], enc))
@@ -293,6 +319,8 @@ def train_and_evaluate(config, workdir) -> dict:
       summary[name] = {
           "acc_mean": a.mean(0).tolist(), "acc_std": a.std(0).tolist(),
           "acc_per_seed": a.tolist(), "base_acc_mean": (acc_base[name] * 100).mean(0).tolist(),
+          # Accuracy on the accumulated validation nodes: for choosing settings without test.
+          "val_acc_mean": (acc_val[name] * 100).mean(0).tolist(),
           "last_mean": float(a[:, -1].mean()), "last_std": float(a[:, -1].std()),
           "avg_mean": float(a.mean(1).mean()), "avg_std": float(a.mean(1).std()),
           "pd_mean": float(pd.mean()), "pd_std": float(pd.std()),
@@ -322,20 +350,21 @@ def train_and_evaluate(config, workdir) -> dict:
       emb, enc_logits = embs[s]
       args_test = (sl("test_idx", s), sl("test_mask", s), seen, base)
       args_val = (sl("val_idx", s), sl("val_mask", s))
-      r = rngs(s, mi)
+      r = rngs(s, name)
       t = time.time()
-      if name in ("finetune", "finetune_replay", "joint"):
+      if name in ("finetune", "finetune_valsel", "finetune_replay", "joint"):
         params_count[name] = gnn_params
         if s == 0:
           state[name] = enc
           logits = enc_logits
         else:
-          src = {"finetune": "cur", "finetune_replay": "shots", "joint": "joint"}[name]
+          src = {"finetune": "cur", "finetune_valsel": "cur", "finetune_replay": "shots",
+                 "joint": "joint"}[name]
           init = enc if name == "joint" else state[name]
-          state[name], _ = finetune_fit(init, sl(f"{src}_idx", s), sl(f"{src}_mask", s),
-                                        *args_val, ew, seen, r)
+          state[name], _ = finetune_fit[name != "finetune"](
+              init, sl(f"{src}_idx", s), sl(f"{src}_mask", s), *args_val, ew, seen, r)
           _, logits = embed(state[name], ew)
-        a = eval_logits(logits, *args_test)
+        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
       elif name in ("finetune_head", "finetune_head_replay"):
         params_count[name] = head_params
         if s == 0:
@@ -343,12 +372,14 @@ def train_and_evaluate(config, workdir) -> dict:
         else:
           src = "cur" if name == "finetune_head" else "shots"
           state[name], _ = head_fit(state[name], emb, sl(f"{src}_idx", s),
-                                    sl(f"{src}_mask", s), *args_val, seen, r)
+                                    sl(f"{src}_mask", s), *args_val, seen, r,
+                                    select_best=name != "finetune_head")
         logits = emb @ state[name]["kernel"] + state[name]["bias"][:, None]
-        a = eval_logits(logits, *args_test)
+        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
       elif name == "ncm":
         params_count[name] = 0
-        a = eval_logits(ncm_logits(emb, sl("shots_idx", s), sl("shots_mask", s)), *args_test)
+        logits = ncm_logits(emb, sl("shots_idx", s), sl("shots_mask", s))
+        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
       else:
         fns = mecoin[name]
         if s == 0:
@@ -367,6 +398,7 @@ def train_and_evaluate(config, workdir) -> dict:
       a = jax.device_get(a)
       timings.setdefault(f"session/{name}", []).append(time.time() - t)
       acc[name][:, s], acc_base[name][:, s] = np.asarray(a[0]), np.asarray(a[1])
+      acc_val[name][:, s] = np.asarray(a[2])
       writer.write(s, {f"eval/{name}/accuracy": float(acc[name][:, s].mean())})
       bar.update(1)
       bar.set_postfix(session=s, method=name, acc=f"{acc[name][:, s].mean():.3f}")

@@ -1,5 +1,7 @@
 """Mecoin modules: shapes, retrieval, EMA k-means, GKIM loss numerics, gradients, padding."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -121,8 +123,29 @@ def test_kl_and_ce_closed_form():
   np.testing.assert_allclose(float(l1), float(l2), rtol=1e-6)
 
 
+def test_straight_through_reads_like_hard_and_passes_the_soft_gradient():
+  e, vs = _init(_net(retrieval="hard"), n=16)
+  vs = {"params": dict(vs["params"], values=jax.random.normal(_key(4), (C, M, Y))),
+        "memory": vs["memory"]}
+  hard, st, soft = (_net(retrieval=r, tau=0.3) for r in ("hard", "straight_through", "soft"))
+  out_h, out_st = hard.apply(vs, e), st.apply(vs, e)
+  np.testing.assert_allclose(np.asarray(out_st["memory_logits"]),
+                             np.asarray(out_h["memory_logits"]), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(out_st["weights"]), np.asarray(out_h["weights"]),
+                             atol=1e-6)
+
+  def loss(net, q):  # gradient w.r.t. the queries: the soft read's, not zero
+    return jnp.sum(net.apply(vs, q, method=net.read)[0] * jnp.arange(Y))
+  q = st.apply(vs, e)["queries"]
+  g_st, g_soft = jax.grad(functools.partial(loss, st), argnums=0)(q), jax.grad(
+      functools.partial(loss, soft), argnums=0)(q)
+  np.testing.assert_allclose(np.asarray(g_st), np.asarray(g_soft), rtol=1e-5, atol=1e-7)
+  assert float(jnp.abs(g_st).sum()) > 0
+  assert float(jnp.abs(jax.grad(functools.partial(loss, hard))(q)).sum()) == 0.
+
+
 def test_gradients_reach_mecs_only_with_soft_retrieval():
-  for retrieval, expect in (("soft", True), ("hard", False)):
+  for retrieval, expect in (("soft", True), ("straight_through", True), ("hard", False)):
     net = _net(retrieval=retrieval)
     e, vs = _init(net)
     vs = {"params": dict(vs["params"], values=jax.random.normal(_key(4), (C, M, Y))),

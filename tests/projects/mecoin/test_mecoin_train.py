@@ -8,6 +8,7 @@ import pytest
 
 from jaxlab import configs
 from jaxlab.projects import get_entry_point
+from jaxlab.projects.mecoin import train as mtrain
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 CONFIGS = sorted((REPO / "configs/mecoin").glob("*.py"))
@@ -20,8 +21,7 @@ def test_configs_load(path, arg):
   assert c.project == "mecoin"
   assert c.smoke == (arg is not None and "smoke" in arg)
   for m in c.methods:
-    assert m in ("finetune", "finetune_replay", "finetune_head", "finetune_head_replay", "ncm",
-                 "joint") or m in c.mecoin_variants
+    assert m in mtrain.BASELINES or m in c.mecoin_variants
   with pytest.raises(KeyError, match="unknown config key"):
     configs.load_config(str(path), "mecoin.nope=1")
 
@@ -50,3 +50,32 @@ def test_unknown_method_is_a_clear_error(tmp_path, data_dir):
                           f"smoke,data.dir={data_dir},methods=('mecoin_typo',)")
   with pytest.raises(ValueError, match="unknown method"):
     get_entry_point("mecoin")(c, str(tmp_path))
+
+
+def test_fit_keeps_the_best_validation_step_or_the_last_step():
+  import jax
+  import jax.numpy as jnp
+  import optax
+  # SGD on (p - 5)^2 / 2 from 0: p_t = 5 (1 - 0.9^t); validation peaks at p = 1 (t = 2).
+  loss_fn = lambda p, r: ((p - 5.) ** 2 / 2, {})  # noqa: E731
+  val_fn = lambda p: -(p - 1.) ** 2  # noqa: E731
+  args = (jnp.float32(0.), optax.sgd(0.1), loss_fn, val_fn, 10, jax.random.key(0))
+  best, info = mtrain._fit(*args)
+  last, _ = mtrain._fit(*args, select_best=False)
+  np.testing.assert_allclose(float(best), 5 * (1 - 0.9 ** 2), rtol=1e-5)
+  np.testing.assert_allclose(float(last), 5 * (1 - 0.9 ** 10), rtol=1e-5)
+  np.testing.assert_allclose(float(info["best_val"]), -(5 * (1 - 0.9 ** 2) - 1) ** 2, rtol=1e-4)
+
+
+def test_report_gates_read_each_finetune_reference():
+  from jaxlab.projects.mecoin import report
+  m = lambda last, pd, p: {"last_mean": last, "pd_mean": pd,  # noqa: E731
+                           "trainable_params_per_session": p}
+  res = {"methods": {"mecoin": m(50., 40., 9_000), "ncm": m(53., 40., 0),
+                     "finetune": m(20., 74., 190_000), "finetune_valsel": m(46., 48., 190_000)}}
+  strict = dict((g, ok) for g, ok, _ in report.gates(res, "mecoin", "finetune"))
+  assert strict == {"last-session acc >= finetune + 15": True,
+                    "PD <= 0.5 x PD(finetune)": False, "last-session acc >= NCM - 2": False,
+                    "trainable params ~10x fewer than fine-tuning the GNN": True}
+  loose = [ok for _, ok, _ in report.gates(res, "mecoin", "finetune_valsel")]
+  assert loose == [False, False, False, True]
