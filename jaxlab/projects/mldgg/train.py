@@ -63,7 +63,9 @@ def hparams(config, method):
                      num_heads=m.num_heads, graph_skip_conn=m.graph_skip_conn,
                      temperature=m.temperature, alpha=m.alpha, beta=m.beta, gamma=m.gamma,
                      d_s=m.d_s, d_v=m.d_v, enc_hidden=m.enc_hidden, dropout=m.dropout,
-                     w_ce=m.w_ce, w_rec=m.w_rec, w_kl=m.w_kl)
+                     w_ce=m.w_ce, w_rec=m.w_rec, w_kl=m.w_kl, logvar_init=m.logvar_init,
+                     ce_sample=m.ce_sample, kl_warmup=m.kl_warmup,
+                     inner_clip=config.train.inner_clip, pivot_top_k=m.pivot_top_k)
 
 
 def _reduced(name, config, cache):
@@ -84,8 +86,13 @@ def setting_instances(setting, config, cache):
     s, t = setting.split("->")
     graphs = D.pad_all([_reduced(s, config, cache), _reduced(t, config, cache)],
                        config.data.pad_multiple)
-    return [(setting, graphs[:1], [Mth.Task("src", "src", "src0")], graphs[1],
-             Mth.Task("tgt", "tgt", "tgt"))]
+    if config.model.input_layer not in ("shared", "per_space"):
+      raise ValueError("model.input_layer must be 'shared' (one input layer over the common "
+                       f"SVD space) or 'per_space', got {config.model.input_layer!r}")
+    src_sp, tgt_sp = (("shared", "shared") if config.model.input_layer == "shared"
+                      else ("src", "tgt"))
+    return [(setting, graphs[:1], [Mth.Task(src_sp, "src", "src0")], graphs[1],
+             Mth.Task(tgt_sp, "tgt", "tgt"))]
   if setting == "cora_domains":
     doms = D.pad_all(D.split_domains(_reduced("cora", config, cache), config.data.num_domains,
                                      config.data.domain_split), config.data.pad_multiple)

@@ -1,6 +1,7 @@
 """Tests of MLDGG (jaxlab/projects/mldgg): shapes, closed forms, MAML gradients, padding
 invariance, tiny overfit, data handling, configs and a smoke run."""
 
+import dataclasses
 import os
 
 import chex
@@ -193,6 +194,56 @@ def test_tiny_overfit_mldgg_finetune():
   assert float(Mth.accuracy(params, hp, task, g, g["node_mask"], KEY)) == 1.0
 
 
+def test_rep_learner_logvar_init_and_mean_classifier():
+  theta = M.init_rep_learner(KEY, 8, 3, 2, 5, logvar_init=-5.0)
+  np.testing.assert_array_equal(theta["enc2"]["b"][:5], 0.0)
+  np.testing.assert_array_equal(theta["enc2"]["b"][5:], -5.0)
+  head = M.dense_init(KEY, 3, 4)
+  r = jax.random.normal(KEY, (9, 8))
+  det = M.rep_learner(theta, head, jnp.zeros(5), r, None, d_s=3)
+  mean_ce = M.rep_learner(theta, head, jnp.zeros(5), r, KEY, d_s=3, ce_sample=False)
+  sampled = M.rep_learner(theta, head, jnp.zeros(5), r, KEY, d_s=3, ce_sample=True)
+  np.testing.assert_allclose(mean_ce["logits"], det["logits"], rtol=1e-6)   # no noise in CE
+  assert not np.allclose(sampled["logits"], det["logits"])
+  np.testing.assert_allclose(mean_ce["kl"], det["kl"], rtol=1e-6)
+
+
+def test_s_branch_matches_gcn_head_when_kl_and_recon_vanish():
+  """Limit w_rec = w_kl = 0, CE on the posterior mean: the representation learner is then a
+  deterministic MLP head on r; the training loss equals the evaluation CE, and fine-tuning it
+  fits a small graph as well as the plain GCN head does."""
+  g = ring_graph(16, n_pad=17, e_pad=32)
+  task = Mth.Task("a", "a", "d")
+  hp_rl = _hp(use_sl=False, w_rec=0.0, w_kl=0.0, ce_sample=False, logvar_init=-5.0)
+  params = Mth.init_params(KEY, hp_rl, {"a": 6}, {"a": 2}, ["d"])
+  l_train, m_train = Mth.task_loss(params, hp_rl, task, g, g["node_mask"], KEY, train=True)
+  l_eval, m_eval = Mth.task_loss(params, hp_rl, task, g, g["node_mask"], KEY, train=False)
+  np.testing.assert_allclose(l_train, l_eval, rtol=1e-5)
+  np.testing.assert_allclose(l_train, m_eval["ce"], rtol=1e-5)
+  ft = jax.jit(Mth.finetune, static_argnums=(1, 2), static_argnames=("num_steps", "lr", "wd"))
+  res = {}
+  for name, hp in (("rl", hp_rl), ("gcn", _hp(use_sl=False, use_rl=False))):
+    p0 = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["d"])
+    p1, losses = ft(p0, hp, task, g, g["node_mask"], KEY, num_steps=100, lr=0.03)
+    res[name] = (float(losses[-1]), float(Mth.accuracy(p1, hp, task, g, g["node_mask"], KEY)))
+  assert res["gcn"][1] == 1.0 and res["rl"][1] == 1.0
+  assert res["rl"][0] < 0.1 and res["gcn"][0] < 0.1
+
+
+def test_kl_warmup_ramps_weight():
+  hp = _hp(use_sl=False)
+  task = Mth.Task("a", "a", "d")
+  g = ring_graph(16, n_pad=17, e_pad=32)
+  params = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["d"])
+  l0, m = Mth.task_loss(params, hp, task, g, g["node_mask"], KEY, kl_scale=0.0)
+  l1, _ = Mth.task_loss(params, hp, task, g, g["node_mask"], KEY, kl_scale=1.0)
+  np.testing.assert_allclose(l1 - l0, hp.w_kl * m["kl"], rtol=1e-4)
+  out, losses = Mth.pretrain(params, dataclasses.replace(hp, kl_warmup=0.5), [task], [g], KEY,
+                             mode="erm", num_steps=6, lr=0.01, sup_frac=0.5, inner_lr=0.05,
+                             inner_steps=1, first_order=True)
+  assert np.all(np.isfinite(np.asarray(losses)))
+
+
 def test_pretrain_maml_reduces_query_loss_and_keeps_finite():
   hp = _hp()
   tasks = [Mth.Task("a", "a", "d0"), Mth.Task("a", "a", "d1")]
@@ -231,9 +282,20 @@ def test_data_helpers_and_errors():
   sup = D.support_masks(g["labels"], g["node_mask"], 3, [0, 1])
   chex.assert_shape(sup, (2, 40))
   assert np.all(sup.sum(1) == 12)
-  z = D.svd_features(np.random.default_rng(0).uniform(size=(30, 20)), 8)
+  x = np.random.default_rng(0).uniform(size=(30, 20))
+  z = D.svd_features(x, 8, sign="none")
   chex.assert_shape(z, (30, 8))
   np.testing.assert_allclose(z.std(0), 1.0, atol=1e-3)
+  # skew sign: every component's third moment >= 0, independent of the range finder's seed
+  z1, z2 = (D.svd_features(x, 8, seed=s, sign="skew", power_iters=4) for s in (0, 1))
+  assert np.all((z1 ** 3).sum(0) >= 0)
+  np.testing.assert_allclose(z1[:, :4], z2[:, :4], atol=1e-2)
+  # global scale keeps the spectrum's order (column std decreasing), mean column std 1
+  xc = np.random.default_rng(1).normal(size=(400, 20)) * np.linspace(4.0, 0.2, 20)
+  zg = D.svd_features(xc, 8, scale="global", power_iters=4)
+  assert np.all(np.diff(zg.std(0)) < 0) and abs(zg.std(0).mean() - 1.0) < 1e-4
+  with pytest.raises(ValueError, match="svd_scale"):
+    D.svd_features(x, 8, scale="nope")
 
 
 def test_config_smoke_and_bad_keys():
@@ -259,7 +321,9 @@ def test_real_cora_domains_and_svd():
   assert sum(int(g["node_mask"].sum()) for g in src + [tgt]) == 2708
   assert tgt["x"].shape[1] == c.data.svd_dim
   sup = D.support_masks(tgt["labels"], tgt["node_mask"], 20, [0])
-  assert sup.sum() == 140
+  lab = np.asarray(tgt["labels"])[np.asarray(tgt["node_mask"])]
+  assert sup.sum() == sum(min(20, int((lab == c).sum()) // 2) for c in np.unique(lab))
+  assert sup.sum() >= 100 and not np.any(sup & ~np.asarray(tgt["node_mask"]))
 
 
 def test_smoke_run_two_methods(tmp_path):
