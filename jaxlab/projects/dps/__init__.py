@@ -23,8 +23,9 @@ Deviations from the paper (details in the module docstrings and README):
   * The paper's result tables were not readable; the algorithm follows the official code
     (spec /work/shared/specs/dps.md). None of the paper's datasets is available offline: the
     mini reproduction uses SNAP CollegeMsg (first 20,000 messages in mini).
-  * Mini scale: node_dim = time_dim = 32, K = 10 (5 + 5), 2 epochs, lr 1e-3, GAS pretrained
-    1 epoch without early stopping (paper: 128/128, K = 20, ≤ 50 epochs with patience 3, lr 1e-4).
+  * Mini scale: node_dim = time_dim = 32, K = 10 (5 + 5), ≤ 6 epochs with patience 3, lr 1e-3,
+    GAS pretrained 1 epoch without early stopping (paper: 128/128, K = 20, ≤ 50 epochs with
+    patience 3, lr 1e-4).
   * TDS λ: exact bisection on the monotone derivative instead of cvxpy/ECOS (same optimum);
     nodes with no repeated interaction get λ = 0.
   * GAS fine-tuning: padded histories capped at the most recent `gas.max_history` events and

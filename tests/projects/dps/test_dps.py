@@ -3,6 +3,7 @@ invariance, causality of every sampler (1- and 2-hop), the TDS λ fit against a 
 grid, TDS / GAS caches, metrics, EdgeBank, configs, a smoke run and the real-data split."""
 
 import functools
+import json
 
 import chex
 import jax
@@ -358,11 +359,21 @@ def test_configs_and_errors():
 
 
 def test_smoke_run_learns(tmp_path, data_dir):
-  """Smoke config (first 3000 events), TDS-only TGAT + EdgeBank: finite, better than chance."""
-  c = load_config(CONFIG, f"smoke,data.dir={data_dir},methods=('tds_only','edgebank')")
+  """Smoke config (first 3000 events, 2 epochs), TDS-only TGAT + EdgeBank: finite, better than
+  chance; the per-budget test figures (`eval.test_at_best`) agree with the final evaluation."""
+  c = load_config(CONFIG, f"smoke,data.dir={data_dir},methods=('tds_only','edgebank'),"
+                          "train.num_epochs=2,eval.test_at_best=True")
   res = dtrain.train_and_evaluate(c, tmp_path)
   row = res["table"]["tds_only"]
   assert 50 < row["auc"]["mean"] <= 100 and 0 < row["ap"]["mean"] <= 100
+  log = json.loads((tmp_path / "seed_0.json").read_text())["methods"]["tds_only"]["log"]
+  assert len(log["val_auc"]) == len(log["test_auc_at_best"]) == 2
+  # the test figure recorded at the best validation epoch is the one the run reports
+  assert log["test_auc_at_best"][-1] == pytest.approx(row["auc"]["mean"], abs=1e-6)
+  assert row["by_budget"]["2"]["auc"]["mean"] == pytest.approx(row["auc"]["mean"], abs=1e-6)
+  assert row["by_budget"]["1"]["auc"]["per_seed"] == [log["test_auc_at_best"][0]]
+  if log["val_auc"][1] <= log["val_auc"][0]:  # no improvement: budget 2 reports epoch 1
+    assert log["test_auc_at_best"][1] == log["test_auc_at_best"][0]
   assert res["table"]["edgebank"]["auc"]["mean"] > 55
   assert res["gates"]["precompute_s"]["gas_cache_s"] == 0.0  # GAS not needed, not built
   assert (tmp_path / "seed_0.json").exists()
