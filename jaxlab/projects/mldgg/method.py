@@ -171,7 +171,7 @@ def inner_adapt(params, support_loss: Callable, keys, inner_lr: float, first_ord
   def step(p, k):
     g = jax.grad(support_loss)(p, k)
     if clip_norm > 0:
-      norm = optax.global_norm(g)
+      norm = optax.tree.norm(g)
       g = jax.tree_util.tree_map(lambda x: x * jnp.minimum(1.0, clip_norm / (norm + 1e-12)), g)
     if first_order:
       g = jax.lax.stop_gradient(g)
