@@ -202,14 +202,13 @@ class Mecoin(nn.Module):
     `tau` (optional, may be traced) overrides the `tau` attribute."""
     tau = self.tau if tau is None else tau
     d = distances(qt, jax.lax.stop_gradient(self.keys.value))
-    hard = jax.nn.one_hot(jnp.argmin(d, -1), self.num_pairs, dtype=d.dtype)
-    if self.retrieval == "hard":
-      return jnp.einsum("ncm,cmy->ny", hard, self.values) / self.num_books, hard
-    scale = jax.lax.stop_gradient(jnp.mean(d, -1, keepdims=True)) + 1e-6
-    w = jax.nn.softmax(-d / (tau * scale), -1)
-    if self.retrieval == "straight_through":
-      # Forward: the official top-1 read; backward: the soft read's gradient, so MeCs learn.
-      w = w + jax.lax.stop_gradient(hard - w)
+    if self.retrieval != "hard":
+      scale = jax.lax.stop_gradient(jnp.mean(d, -1, keepdims=True)) + 1e-6
+      w = jax.nn.softmax(-d / (tau * scale), -1)
+    if self.retrieval != "soft":
+      hard = jax.nn.one_hot(jnp.argmin(d, -1), self.num_pairs, dtype=d.dtype)
+      # Straight-through: the official top-1 read forward, the soft read's gradient backward.
+      w = hard if self.retrieval == "hard" else w + jax.lax.stop_gradient(hard - w)
     return jnp.einsum("ncm,cmy->ny", w, self.values) / self.num_books, w
 
   def classify(self, e):

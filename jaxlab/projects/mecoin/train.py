@@ -46,8 +46,8 @@ from jaxlab.projects.mecoin import losses
 from jaxlab.projects.mecoin import model as mmodel
 from jaxlab.projects.mecoin import sessions as msessions
 
-BASELINES = ("finetune", "finetune_valsel", "finetune_replay", "finetune_head", "finetune_head_replay", "ncm",
-             "joint")
+BASELINES = ("finetune", "finetune_valsel", "finetune_replay", "finetune_head",
+             "finetune_head_replay", "ncm", "joint")
 
 
 def load_graph(config):
@@ -188,11 +188,6 @@ def train_and_evaluate(config, workdir) -> dict:
   # ---------------------------------------------------------------- linear head, NCM
   head_tx = optax.adam(b.head_lr)
 
-  @functools.partial(jax.jit, static_argnames="select_best")
-  def head_fit(head, emb, idx, mask, val_idx, val_mask, seen, rng, select_best=True):
-    return jax.vmap(functools.partial(_head_fit, select_best=select_best))(
-        head, emb, idx, mask, val_idx, val_mask, seen, rng)
-
   def _head_fit(head, emb, idx, mask, val_idx, val_mask, seen, rng, select_best):
     def apply(h, e):
       return e @ h["kernel"] + h["bias"]
@@ -203,6 +198,10 @@ def train_and_evaluate(config, workdir) -> dict:
     def val_fn(h):
       return losses.accuracy(apply(h, emb[val_idx]), labels[val_idx], val_mask, seen)
     return _fit(head, head_tx, loss_fn, val_fn, b.epochs, rng, select_best)
+
+  # Keyed by select_best, as finetune_fit.
+  head_fit = {sel: jax.jit(jax.vmap(functools.partial(_head_fit, select_best=sel)))
+              for sel in (True, False)}
 
   @jax.jit
   @jax.vmap
@@ -350,6 +349,9 @@ def train_and_evaluate(config, workdir) -> dict:
       emb, enc_logits = embs[s]
       args_test = (sl("test_idx", s), sl("test_mask", s), seen, base)
       args_val = (sl("val_idx", s), sl("val_mask", s))
+
+      def score(logits):  # (test acc, base-class test acc, val acc) of all-node logits
+        return eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
       r = rngs(s, name)
       t = time.time()
       if name in ("finetune", "finetune_valsel", "finetune_replay", "joint"):
@@ -364,22 +366,19 @@ def train_and_evaluate(config, workdir) -> dict:
           state[name], _ = finetune_fit[name != "finetune"](
               init, sl(f"{src}_idx", s), sl(f"{src}_mask", s), *args_val, ew, seen, r)
           _, logits = embed(state[name], ew)
-        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
+        a = score(logits)
       elif name in ("finetune_head", "finetune_head_replay"):
         params_count[name] = head_params
         if s == 0:
           state[name] = {k: v for k, v in enc["classifier"].items()}
         else:
           src = "cur" if name == "finetune_head" else "shots"
-          state[name], _ = head_fit(state[name], emb, sl(f"{src}_idx", s),
-                                    sl(f"{src}_mask", s), *args_val, seen, r,
-                                    select_best=name != "finetune_head")
-        logits = emb @ state[name]["kernel"] + state[name]["bias"][:, None]
-        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
+          state[name], _ = head_fit[name != "finetune_head"](
+              state[name], emb, sl(f"{src}_idx", s), sl(f"{src}_mask", s), *args_val, seen, r)
+        a = score(emb @ state[name]["kernel"] + state[name]["bias"][:, None])
       elif name == "ncm":
         params_count[name] = 0
-        logits = ncm_logits(emb, sl("shots_idx", s), sl("shots_mask", s))
-        a = eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
+        a = score(ncm_logits(emb, sl("shots_idx", s), sl("shots_mask", s)))
       else:
         fns = mecoin[name]
         if s == 0:
