@@ -33,7 +33,7 @@ STYLE = {"mecoin": ("C3", "o", "-"), "mecoin_hard": ("C1", "s", "--"),
          "mecoin_soft": ("C4", "<", "--"), "finetune_valsel": ("C0", "x", "--"),
          "ncm": ("C2", "D", "-"), "finetune": ("C0", "x", "-"), "finetune_replay": ("C9", "+", "-"),
          "finetune_head": ("C7", "x", ":"), "finetune_head_replay": ("C8", "+", ":"),
-         "joint": ("k", "*", ":")}
+         "joint": ("k", "*", ":"), "mecoin_last": ("C3", "o", ":")}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, ds in zip(axes, ["cora", "citeseer"]):
     res = json.loads((REPO / f"results/mecoin/{ds}.json").read_text())
@@ -53,5 +53,27 @@ plt.show()
 for ds in ["cora", "citeseer"]:
     res = json.loads((REPO / f"results/mecoin/{ds}.json").read_text())
     print(ds, {k: round(v["last_mean"], 1) for k, v in res["methods"].items()})"""),
+md("""Stability against plasticity: accuracy on each session's classes after the last session
+(group 0 = base classes). Low forgetting is only worth something if the newest classes are
+learnt too; a method that never learns them forgets nothing."""),
+code("""import numpy as np
+
+SHOW = ["finetune", "ncm", "finetune_head_replay", "mecoin", "mecoin_last", "joint"]
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+for ax, ds in zip(axes, ["cora", "citeseer"]):
+    res = json.loads((REPO / f"results/mecoin/{ds}.json").read_text())
+    names = [n for n in SHOW if "group_acc_mean" in res["methods"].get(n, {})]
+    S = res["num_sessions"]
+    for j, n in enumerate(names):
+        last = res["methods"][n]["group_acc_mean"][-1]
+        ax.bar(np.arange(S) + (j - len(names) / 2 + 0.5) * 0.8 / len(names), last,
+               width=0.8 / len(names), label=n, color=STYLE.get(n, ("grey",))[0])
+    ax.set_xticks(range(S), [f"group {g}" + (" (base)" if g == 0 else "") for g in range(S)])
+    ax.set_ylabel("test accuracy after the last session (%)")
+    ax.set_title(ds)
+    ax.grid(alpha=0.3, axis="y")
+axes[1].legend(fontsize=7)
+fig.tight_layout()
+plt.show()"""),
 ]
 write(cells, "colab/mecoin.ipynb")

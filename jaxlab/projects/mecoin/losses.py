@@ -48,3 +48,18 @@ def accuracy(logits, labels, mask, seen):
   """Fraction of valid rows whose arg-max over the seen classes is the label."""
   pred = jnp.argmax(mask_logits(logits, seen), -1)
   return _mean((pred == labels).astype(jnp.float32), mask)
+
+
+def balanced_accuracy(logits, labels, mask, seen):
+  """Mean per-class recall over the seen classes that have valid rows.
+
+  Model selection on the accumulated validation nodes with plain accuracy favours the base
+  classes (they hold most of those nodes), so it picks steps that have not learnt the newest
+  session's classes yet; the class-balanced score weighs every seen class equally."""
+  pred = jnp.argmax(mask_logits(logits, seen), -1)
+  onehot = jax.nn.one_hot(labels, logits.shape[-1]) * mask[:, None]
+  n = onehot.sum(0)
+  correct = (onehot * (pred == labels)[:, None]).sum(0)
+  present = (n > 0) & seen
+  recall = jnp.where(present, correct / jnp.maximum(n, 1.), 0.)
+  return recall.sum() / jnp.maximum(present.sum(), 1)

@@ -11,13 +11,15 @@ def table(res):
   """Per-method accuracy per session (mean ± std over seeds), average, PD, last, parameters."""
   S = res["num_sessions"]
   head = ("| method | " + " | ".join(f"session {s}" for s in range(S))
-          + " | average | PD (s0 - last) | trainable params / session |")
-  rows = [head, "|" + "---|" * (S + 4)]
+          + " | average | PD (s0 - last) | forgetting | trainable params / session |")
+  rows = [head, "|" + "---|" * (S + 5)]
   for name, r in res["methods"].items():
     cells = [f"{m:.1f} ± {sd:.1f}" for m, sd in zip(r["acc_mean"], r["acc_std"])]
     rows.append(f"| {name} | " + " | ".join(cells)
                 + f" | {r['avg_mean']:.1f} ± {r['avg_std']:.1f} | {r['pd_mean']:.1f} ± "
-                f"{r['pd_std']:.1f} | {r['trainable_params_per_session']:,} |")
+                f"{r['pd_std']:.1f} | " + (f"{r['forgetting_mean']:.1f} ± {r['forgetting_std']:.1f}"
+                                           if "forgetting_mean" in r else "–")
+                + f" | {r['trainable_params_per_session']:,} |")
   return "\n".join(rows)
 
 
@@ -31,6 +33,11 @@ def gates(res, method="mecoin", finetune="finetune"):
               f"{m['last_mean']:.1f} vs {ft['last_mean']:.1f} ({d:+.1f})"))
   out.append((f"PD <= 0.5 x PD({finetune})", m["pd_mean"] <= 0.5 * ft["pd_mean"],
               f"{m['pd_mean']:.1f} vs 0.5 x {ft['pd_mean']:.1f} = {0.5 * ft['pd_mean']:.1f}"))
+  if "forgetting_mean" in m:  # results written before the per-group accuracies lack it
+    out.append((f"forgetting <= 0.5 x forgetting({finetune})",
+                m["forgetting_mean"] <= 0.5 * ft["forgetting_mean"],
+                f"{m['forgetting_mean']:.1f} vs 0.5 x {ft['forgetting_mean']:.1f} = "
+                f"{0.5 * ft['forgetting_mean']:.1f}"))
   d = m["last_mean"] - ncm["last_mean"]
   out.append(("last-session acc >= NCM - 2", d >= -2,
               f"{m['last_mean']:.1f} vs {ncm['last_mean']:.1f} ({d:+.1f})"))

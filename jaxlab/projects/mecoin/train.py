@@ -97,6 +97,22 @@ def _fit(params, tx, loss_fn, val_fn, num_epochs, rng, select_best=True):
   return (best_p if select_best else last_p), {"best_val": best_acc, "loss": loss, "val": acc}
 
 
+def forgetting(group_acc):
+  """Average forgetting (Chaudhry et al., 2018) after the last session, per seed.
+
+  `group_acc [R, S, S]`: accuracy on the classes session g introduced, after session t (t >= g).
+  For every group g learned before the last session T: its best accuracy over sessions g..T-1
+  minus its accuracy after T; averaged over g < T. Unlike PD (session-0 accuracy minus last), it
+  does not count the drop that comes from the task growing from |base| to all classes.
+  """
+  group_acc = np.asarray(group_acc)
+  T = group_acc.shape[1] - 1
+  if T < 1:
+    return np.zeros(group_acc.shape[0])
+  drops = [group_acc[:, g:T, g].max(1) - group_acc[:, T, g] for g in range(T)]
+  return np.mean(drops, axis=0)
+
+
 def _mecoin_labels(params, variant):
   """optax partition labels: which Mecoin parameter groups a variant trains."""
   train = {"values"}
@@ -140,10 +156,15 @@ def train_and_evaluate(config, workdir) -> dict:
   # ---------------------------------------------------------------- GNN training (pretrain,
   # finetune, joint): whole encoder + classifier, CE over seen classes, Adam + L2.
   b = config.baselines
+  if config.selection not in ("accuracy", "balanced"):
+    raise ValueError(f"selection={config.selection!r}; use 'accuracy' (official: plain accuracy on "
+                     "the accumulated validation nodes) or 'balanced' (mean per-class recall)")
+  # Validation score the sessions select their step by (finetune_valsel, *_replay, Mecoin).
+  sel_metric = losses.accuracy if config.selection == "accuracy" else losses.balanced_accuracy
   gnn_tx = optax.chain(optax.add_decayed_weights(config.pretrain.wd), optax.adam(config.pretrain.lr))
 
   def gnn_fit(params, idx, mask, val_idx, val_mask, edge_w, seen, rng, num_epochs,
-              select_best=True):
+              select_best=True, metric=sel_metric):
     def loss_fn(p, r):
       _, logits = enc_apply(p, edge_w, r, train=True)
       loss = losses.smoothed_ce(logits[idx], labels[idx], mask, seen)
@@ -151,7 +172,7 @@ def train_and_evaluate(config, workdir) -> dict:
 
     def val_fn(p):
       _, logits = enc_apply(p, edge_w)
-      return losses.accuracy(logits[val_idx], labels[val_idx], val_mask, seen)
+      return metric(logits[val_idx], labels[val_idx], val_mask, seen)
     return _fit(params, gnn_tx, loss_fn, val_fn, num_epochs, rng, select_best)
 
   def pretrain(key):
@@ -160,7 +181,8 @@ def train_and_evaluate(config, workdir) -> dict:
     return p
 
   init_enc = jax.jit(jax.vmap(pretrain))(seed_keys)
-  pretrain_fit = jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=config.pretrain.epochs)))
+  pretrain_fit = jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=config.pretrain.epochs,
+                                                    metric=losses.accuracy)))
   finetune_fit = {sel: jax.jit(jax.vmap(functools.partial(gnn_fit, num_epochs=b.epochs,
                                                           select_best=sel)))
                   for sel in (True, False)}
@@ -170,20 +192,22 @@ def train_and_evaluate(config, workdir) -> dict:
   def embed(params, edge_w):
     return enc_apply(params, edge_w)
 
-  def test_acc(logits, test_idx, test_mask, seen, base):
+  def test_acc(logits, test_idx, test_mask, seen, groups):
+    """(accuracy over all seen classes, accuracy per session's class group `[S]`); a group not
+    seen yet scores 0 and is ignored by the forgetting measure."""
     y = labels[test_idx]
-    return (losses.accuracy(logits, y, test_mask, seen),
-            losses.accuracy(logits, y, test_mask & base[y], seen))
+    per_group = jax.vmap(lambda g: losses.accuracy(logits, y, test_mask & g[y], seen))(groups)
+    return losses.accuracy(logits, y, test_mask, seen), per_group
 
   @jax.jit
   @jax.vmap
-  def eval_logits(logits_all, test_idx, test_mask, seen, base):
-    return test_acc(logits_all[test_idx], test_idx, test_mask, seen, base)
+  def eval_logits(logits_all, test_idx, test_mask, seen, groups):
+    return test_acc(logits_all[test_idx], test_idx, test_mask, seen, groups)
 
   @jax.jit
   @jax.vmap
   def val_acc(logits_all, val_idx, val_mask, seen):
-    return losses.accuracy(logits_all[val_idx], labels[val_idx], val_mask, seen)
+    return sel_metric(logits_all[val_idx], labels[val_idx], val_mask, seen)
 
   # ---------------------------------------------------------------- linear head, NCM
   head_tx = optax.adam(b.head_lr)
@@ -196,7 +220,7 @@ def train_and_evaluate(config, workdir) -> dict:
       return losses.smoothed_ce(apply(h, emb[idx]), labels[idx], mask, seen), {}
 
     def val_fn(h):
-      return losses.accuracy(apply(h, emb[val_idx]), labels[val_idx], val_mask, seen)
+      return sel_metric(apply(h, emb[val_idx]), labels[val_idx], val_mask, seen)
     return _fit(head, head_tx, loss_fn, val_fn, b.epochs, rng, select_best)
 
   # Keyed by select_best, as finetune_fit.
@@ -255,7 +279,7 @@ def train_and_evaluate(config, workdir) -> dict:
         functools.partial(_mecoin_labels, variant=v))
 
     def session(params, memory, emb, idx, mask, val_idx, val_mask, seen, rng, test_idx,
-                test_mask, base):
+                test_mask, groups):
       """Train on the accumulated shots, keep the best-validation params, test them."""
       e, y = emb[idx], labels[idx]
 
@@ -270,10 +294,10 @@ def train_and_evaluate(config, workdir) -> dict:
 
       def val_fn(p):
         out = net.apply({"params": p, "memory": memory}, emb[val_idx], val_mask)
-        return losses.accuracy(out["memory_logits"], labels[val_idx], val_mask, seen)
-      params, info = _fit(params, tx, loss_fn, val_fn, mc.epochs, rng)
+        return sel_metric(out["memory_logits"], labels[val_idx], val_mask, seen)
+      params, info = _fit(params, tx, loss_fn, val_fn, mc.epochs, rng, v.select_best)
       out = net.apply({"params": params, "memory": memory}, emb[test_idx], test_mask)
-      return params, (*test_acc(out["memory_logits"], test_idx, test_mask, seen, base),
+      return params, (*test_acc(out["memory_logits"], test_idx, test_mask, seen, groups),
                       info["best_val"])
 
     return dict(start=jax.jit(jax.vmap(start)), session=jax.jit(jax.vmap(session)),
@@ -293,14 +317,14 @@ def train_and_evaluate(config, workdir) -> dict:
     timings.setdefault(name, []).append(time.time() - t)
     return out
 
-  base = P["new"][:, 0]
+  groups = P["new"]  # [R, S, C]: the classes each session introduces (group 0 = base)
   sl = lambda k, s: P[k][:, s]  # noqa: E731  per-session slice [R, ...]
   enc, pre_info = timed("pretrain", pretrain_fit, init_enc, P["pre_idx"], P["pre_mask"],
                         P["pre_val_idx"], P["pre_val_mask"], sl("edge_weight", 0),
                         sl("seen", 0), rngs(-1, "pretrain"))
   methods = list(config.methods)
   acc = {k: np.zeros((R, S)) for k in methods}
-  acc_base = {k: np.zeros((R, S)) for k in methods}
+  acc_group = {k: np.zeros((R, S, S)) for k in methods}  # [seed, after session t, group g]
   acc_val = {k: np.zeros((R, S)) for k in methods}
   state = {}
   params_count = {}
@@ -315,9 +339,14 @@ def train_and_evaluate(config, workdir) -> dict:
     for name in done:
       a = acc[name] * 100
       pd = a[:, 0] - a[:, -1]
+      g = acc_group[name] * 100
+      fg = forgetting(g)
       summary[name] = {
           "acc_mean": a.mean(0).tolist(), "acc_std": a.std(0).tolist(),
-          "acc_per_seed": a.tolist(), "base_acc_mean": (acc_base[name] * 100).mean(0).tolist(),
+          "acc_per_seed": a.tolist(), "base_acc_mean": g[:, :, 0].mean(0).tolist(),
+          # [t][g]: accuracy on the test nodes of the classes session g introduced, after session t.
+          "group_acc_mean": g.mean(0).tolist(),
+          "forgetting_mean": float(fg.mean()), "forgetting_std": float(fg.std()),
           # Accuracy on the accumulated validation nodes: for choosing settings without test.
           "val_acc_mean": (acc_val[name] * 100).mean(0).tolist(),
           "last_mean": float(a[:, -1].mean()), "last_std": float(a[:, -1].std()),
@@ -347,10 +376,10 @@ def train_and_evaluate(config, workdir) -> dict:
     for s in range(S):
       ew, seen = sl("edge_weight", s), sl("seen", s)
       emb, enc_logits = embs[s]
-      args_test = (sl("test_idx", s), sl("test_mask", s), seen, base)
+      args_test = (sl("test_idx", s), sl("test_mask", s), seen, groups)
       args_val = (sl("val_idx", s), sl("val_mask", s))
 
-      def score(logits):  # (test acc, base-class test acc, val acc) of all-node logits
+      def score(logits):  # (test acc, per-group test acc, val acc) of all-node logits
         return eval_logits(logits, *args_test) + (val_acc(logits, *args_val, seen),)
       r = rngs(s, name)
       t = time.time()
@@ -387,7 +416,7 @@ def train_and_evaluate(config, workdir) -> dict:
           state[name] = (p0, mem)
         p, mem = state[name]
         p, a = fns["session"](p, mem, emb, sl("shots_idx", s), sl("shots_mask", s),
-                              *args_val, seen, r, sl("test_idx", s), sl("test_mask", s), base)
+                              *args_val, seen, r, sl("test_idx", s), sl("test_mask", s), groups)
         state[name] = (p, mem)
         p_one = jax.tree.map(lambda x: x[0], p)
         params_count[name] = int(sum(
@@ -396,7 +425,7 @@ def train_and_evaluate(config, workdir) -> dict:
             if l == "train"))
       a = jax.device_get(a)
       timings.setdefault(f"session/{name}", []).append(time.time() - t)
-      acc[name][:, s], acc_base[name][:, s] = np.asarray(a[0]), np.asarray(a[1])
+      acc[name][:, s], acc_group[name][:, s] = np.asarray(a[0]), np.asarray(a[1])
       acc_val[name][:, s] = np.asarray(a[2])
       writer.write(s, {f"eval/{name}/accuracy": float(acc[name][:, s].mean())})
       bar.update(1)

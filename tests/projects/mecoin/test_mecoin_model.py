@@ -101,6 +101,23 @@ def test_ema_kmeans_decreases_quantisation_error():
   np.testing.assert_allclose(np.asarray(a["keys"]), np.asarray(b["keys"]), rtol=1e-6)
 
 
+def test_balanced_accuracy_closed_form():
+  # Class 0: 8 rows, 6 right; class 1: 2 rows, 0 right; class 2 seen but absent; class 3 unseen
+  # (its large logit must be ignored). One padding row predicts wrong and must not count.
+  labels = jnp.array([0] * 8 + [1, 1, 0])
+  right0, wrong0 = [5., 0., 0., 9.], [0., 5., 0., 9.]
+  logits = jnp.array([right0] * 6 + [wrong0] * 2 + [[5., 0., 0., 9.]] * 2 + [wrong0])
+  mask = jnp.array([True] * 10 + [False])
+  seen = jnp.array([True, True, True, False])
+  np.testing.assert_allclose(float(losses.accuracy(logits, labels, mask, seen)), 6 / 10)
+  np.testing.assert_allclose(float(losses.balanced_accuracy(logits, labels, mask, seen)),
+                             (6 / 8 + 0 / 2) / 2, rtol=1e-6)
+  # Equal class sizes: balanced = plain accuracy.
+  eq = jnp.array([True] * 2 + [False] * 6 + [True, True, False])  # 2 rows per class
+  np.testing.assert_allclose(float(losses.balanced_accuracy(logits, labels, eq, seen)),
+                             float(losses.accuracy(logits, labels, eq, seen)), rtol=1e-6)
+
+
 def test_kl_and_ce_closed_form():
   p = jnp.array([[1., 2., 0.3, 5.]])
   q = jnp.array([[0.5, -1., 2., 9.]])

@@ -52,6 +52,13 @@ def test_unknown_method_is_a_clear_error(tmp_path, data_dir):
     get_entry_point("mecoin")(c, str(tmp_path))
 
 
+def test_bad_selection_is_a_clear_error(tmp_path, data_dir):
+  c = configs.load_config(str(REPO / "configs/mecoin/mini.py"),
+                          f"smoke,data.dir={data_dir},selection=best")
+  with pytest.raises(ValueError, match="selection="):
+    get_entry_point("mecoin")(c, str(tmp_path))
+
+
 def test_fit_keeps_the_best_validation_step_or_the_last_step():
   import jax
   import jax.numpy as jnp
@@ -79,3 +86,34 @@ def test_report_gates_read_each_finetune_reference():
                     "trainable params ~10x fewer than fine-tuning the GNN": True}
   loose = [ok for _, ok, _ in report.gates(res, "mecoin", "finetune_valsel")]
   assert loose == [False, False, False, True]
+
+
+def test_forgetting_closed_form():
+  # One seed, 3 sessions. Group 0 (base): 90 -> 80 -> 60 (best 90, forgets 30). Group 1: learned
+  # at session 1 at 50, rises to 70 at session 2 (no forgetting: best-before-last is 50 and the
+  # drop is negative). Group 2 is the last session's and is not counted.
+  g = np.zeros((1, 3, 3))
+  g[0, :, 0] = [90., 80., 60.]
+  g[0, 1:, 1] = [50., 70.]
+  g[0, 2, 2] = 40.
+  np.testing.assert_allclose(mtrain.forgetting(g), [(30. + (50. - 70.)) / 2])
+  # A method that keeps every group at its first accuracy forgets nothing, whatever PD says.
+  flat = np.zeros((2, 3, 3))
+  for s in range(3):
+    flat[:, s:, s] = 70. + s
+  np.testing.assert_allclose(mtrain.forgetting(flat), [0., 0.])
+  assert mtrain.forgetting(np.ones((4, 1, 1))).shape == (4,)
+
+
+def test_report_forgetting_gate_when_recorded():
+  from jaxlab.projects.mecoin import report
+  m = lambda last, pd, fg, p: {"last_mean": last, "pd_mean": pd, "forgetting_mean": fg,  # noqa: E731
+                               "trainable_params_per_session": p}
+  res = {"methods": {"mecoin": m(50., 40., 10., 9_000), "ncm": m(53., 40., 15., 0),
+                     "finetune": m(20., 74., 60., 190_000)}}
+  got = dict((g, ok) for g, ok, _ in report.gates(res, "mecoin", "finetune"))
+  assert got["forgetting <= 0.5 x forgetting(finetune)"] is True
+  assert got["PD <= 0.5 x PD(finetune)"] is False
+  res["methods"]["mecoin"]["forgetting_mean"] = 31.
+  got = dict((g, ok) for g, ok, _ in report.gates(res, "mecoin", "finetune"))
+  assert got["forgetting <= 0.5 x forgetting(finetune)"] is False
