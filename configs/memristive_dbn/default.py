@@ -3,8 +3,10 @@ up-down fine-tuning with CD-20 in the top RBM, deterministic and 50-pass samplin
 
   python scripts/train.py --config=configs/memristive_dbn/default.py --workdir=/work/workdirs/memristive_dbn/default
 
-Not run here (about a day per device model on a 2-core CPU; use a GPU). Expected (paper abstract):
-95-97 % MNIST test accuracy across devices, ~100x fewer writes than conventional online training.
+Measured on one CPU core (seed 0): software 95.33 % det / 97.27 % sampling in 55 min, CDacc on the
+ideal device 94.95 % / 96.05 % in 83 min (jaxlab/projects/memristive_dbn/README.md). Paper
+(abstract): 95-97 % MNIST test accuracy across devices, ~100x fewer writes than conventional
+online training.
 """
 
 import importlib.util
