@@ -4,7 +4,8 @@ up-down fine-tuning with CD-20 in the top RBM, deterministic and 50-pass samplin
   python scripts/train.py --config=configs/memristive_dbn/default.py --workdir=/work/workdirs/memristive_dbn/default
 
 Measured on one CPU core (seed 0): software 95.33 % det / 97.27 % sampling in 55 min, CDacc on the
-ideal device 94.95 % / 96.05 % in 83 min (jaxlab/projects/memristive_dbn/README.md). Paper
+ideal device 94.95 % / 96.05 % in 83 min, on PCMO 95.09 % / 96.42 % in 59 min
+(jaxlab/projects/memristive_dbn/README.md). Paper
 (abstract): 95-97 % MNIST test accuracy across devices, ~100x fewer writes than conventional
 online training.
 """

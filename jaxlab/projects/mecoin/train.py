@@ -347,7 +347,8 @@ def train_and_evaluate(config, workdir) -> dict:
           # [t][g]: accuracy on the test nodes of the classes session g introduced, after session t.
           "group_acc_mean": g.mean(0).tolist(),
           "forgetting_mean": float(fg.mean()), "forgetting_std": float(fg.std()),
-          # Accuracy on the accumulated validation nodes: for choosing settings without test.
+          # Selection score (config.selection) on the accumulated validation nodes: for choosing
+          # settings without the test set.
           "val_acc_mean": (acc_val[name] * 100).mean(0).tolist(),
           "last_mean": float(a[:, -1].mean()), "last_std": float(a[:, -1].std()),
           "avg_mean": float(a.mean(1).mean()), "avg_std": float(a.mean(1).std()),
