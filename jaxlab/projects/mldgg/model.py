@@ -209,7 +209,12 @@ def gaussian_kl(mu, logvar, prior_mu):
   return 0.5 * jnp.sum(jnp.exp(logvar) + (mu - prior_mu) ** 2 - 1.0 - logvar, axis=-1)
 
 
-def rep_learner(theta_r, head, prior_mu, r, key=None, *, d_s, ce_sample=True):
+def _dropout(key, x, rate):
+  keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+  return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
+def rep_learner(theta_r, head, prior_mu, r, key=None, *, d_s, ce_sample=True, dropout=0.0):
   """q(s, v | r), p(r | s, v), p(y | s).
 
   Args:
@@ -218,11 +223,23 @@ def rep_learner(theta_r, head, prior_mu, r, key=None, *, d_s, ce_sample=True):
     ce_sample: with a key, classify the reparameterised sample of s (the ELBO's
       E_q[log p(y | s)]); False classifies the posterior mean E_q[s] (as at evaluation) while
       the decoder still reads the sample.
+    dropout: with a key, inverted dropout at this rate on the encoder's input r and on its
+      hidden layer (the GCN drops only its own hidden layer; without this the encoder is an
+      unregularised 2-layer MLP fitted to the few target labels). The reconstruction target
+      stays the clean r.
   Returns:
     dict logits [N, C] (from s), recon [N] (‖sg(r) − dec(s, v)‖² / H), kl [N], s [N, d_s],
     v [N, d_v] (means).
   """
-  stats = dense(theta_r["enc2"], jax.nn.relu(dense(theta_r["enc1"], r)))
+  x = r
+  if key is not None and dropout > 0:
+    # fold_in keeps `key` itself for the posterior noise: dropout = 0 is bit-identical to before.
+    k_in, k_hid = jax.random.split(jax.random.fold_in(key, 1))
+    x = _dropout(k_in, x, dropout)
+  hid = jax.nn.relu(dense(theta_r["enc1"], x))
+  if key is not None and dropout > 0:
+    hid = _dropout(k_hid, hid, dropout)
+  stats = dense(theta_r["enc2"], hid)
   mu, logvar = jnp.split(stats, 2, axis=-1)
   logvar = soft_clip(logvar, LOGVAR_MIN, LOGVAR_MAX)
   z = mu if key is None else mu + jnp.exp(0.5 * logvar) * jax.random.normal(key, mu.shape)

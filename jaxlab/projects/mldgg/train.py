@@ -63,6 +63,7 @@ def hparams(config, method):
                      num_heads=m.num_heads, graph_skip_conn=m.graph_skip_conn,
                      temperature=m.temperature, alpha=m.alpha, beta=m.beta, gamma=m.gamma,
                      d_s=m.d_s, d_v=m.d_v, enc_hidden=m.enc_hidden, dropout=m.dropout,
+                     enc_dropout=m.enc_dropout,
                      w_ce=m.w_ce, w_rec=m.w_rec, w_kl=m.w_kl, logvar_init=m.logvar_init,
                      ce_sample=m.ce_sample, kl_warmup=m.kl_warmup,
                      inner_clip=config.train.inner_clip, pivot_top_k=m.pivot_top_k)

@@ -208,6 +208,28 @@ def test_rep_learner_logvar_init_and_mean_classifier():
   np.testing.assert_allclose(mean_ce["kl"], det["kl"], rtol=1e-6)
 
 
+def test_rep_learner_encoder_dropout():
+  """enc_dropout: rate 0 is bit-identical to no dropout; at evaluation (no key) it is inert; in
+  training it drops whole entries of r / the hidden layer (the recon target stays the clean r)."""
+  theta = M.init_rep_learner(KEY, 8, 3, 2, 5)
+  head = M.dense_init(KEY, 3, 4)
+  r = jax.random.normal(KEY, (9, 8)) + 2.0
+  prior = jnp.zeros(5)
+  base = M.rep_learner(theta, head, prior, r, KEY, d_s=3)
+  zero = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=0.0)
+  for k in base:
+    np.testing.assert_array_equal(base[k], zero[k])
+  ev = M.rep_learner(theta, head, prior, r, None, d_s=3)
+  ev_drop = M.rep_learner(theta, head, prior, r, None, d_s=3, dropout=0.5)
+  for k in ev:
+    np.testing.assert_array_equal(ev[k], ev_drop[k])
+  drop = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=0.5)
+  assert not np.allclose(drop["logits"], base["logits"])
+  # a vanishing rate keeps every entry (scale 1 / (1 - 1e-7)): the dropout path itself is exact
+  hid_only = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=1e-7)
+  np.testing.assert_allclose(hid_only["logits"], base["logits"], rtol=1e-5, atol=1e-5)
+
+
 def test_s_branch_matches_gcn_head_when_kl_and_recon_vanish():
   """Limit w_rec = w_kl = 0, CE on the posterior mean: the representation learner is then a
   deterministic MLP head on r; the training loss equals the evaluation CE, and fine-tuning it
