@@ -129,8 +129,7 @@ def forward(params, hp: HParams, task: Task, graph, key, train: bool, kl_scale=1
     prop = M.make_propagator(graph)
   h1 = jax.nn.relu(prop(h0))
   if train and hp.dropout > 0:
-    keep = jax.random.bernoulli(k_drop, 1.0 - hp.dropout, h1.shape)
-    h1 = jnp.where(keep, h1 / (1.0 - hp.dropout), 0.0)
+    h1 = M.inverted_dropout(k_drop, h1, hp.dropout)
   r = prop(M.dense(params["gcn"], h1))
   unsup = 0.0
   if hp.use_rl:

@@ -170,13 +170,18 @@ def make_propagator(graph, b=None, lam=1.0):
   return prop
 
 
+def inverted_dropout(key, x, rate):
+  """Zero each entry with probability `rate`, scale the kept ones by 1 / (1 − rate)."""
+  keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+  return jnp.where(keep, x / (1.0 - rate), 0.0)
+
+
 def gcn_forward(w_in, w_gcn, x, prop, key=None, dropout=0.0):
   """2-layer GCN: r = prop(relu(prop(X W_in)) W_2). Returns (h0 = X W_in, r)."""
   h0 = dense(w_in, x)
   h1 = jax.nn.relu(prop(h0))
   if key is not None and dropout > 0:
-    keep = jax.random.bernoulli(key, 1.0 - dropout, h1.shape)
-    h1 = jnp.where(keep, h1 / (1.0 - dropout), 0.0)
+    h1 = inverted_dropout(key, h1, dropout)
   return h0, prop(dense(w_gcn, h1))
 
 
@@ -209,11 +214,6 @@ def gaussian_kl(mu, logvar, prior_mu):
   return 0.5 * jnp.sum(jnp.exp(logvar) + (mu - prior_mu) ** 2 - 1.0 - logvar, axis=-1)
 
 
-def _dropout(key, x, rate):
-  keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-  return jnp.where(keep, x / (1.0 - rate), 0.0)
-
-
 def rep_learner(theta_r, head, prior_mu, r, key=None, *, d_s, ce_sample=True, dropout=0.0):
   """q(s, v | r), p(r | s, v), p(y | s).
 
@@ -231,14 +231,13 @@ def rep_learner(theta_r, head, prior_mu, r, key=None, *, d_s, ce_sample=True, dr
     dict logits [N, C] (from s), recon [N] (‖sg(r) − dec(s, v)‖² / H), kl [N], s [N, d_s],
     v [N, d_v] (means).
   """
-  x = r
   if key is not None and dropout > 0:
     # fold_in keeps `key` itself for the posterior noise: dropout = 0 is bit-identical to before.
     k_in, k_hid = jax.random.split(jax.random.fold_in(key, 1))
-    x = _dropout(k_in, x, dropout)
-  hid = jax.nn.relu(dense(theta_r["enc1"], x))
-  if key is not None and dropout > 0:
-    hid = _dropout(k_hid, hid, dropout)
+    hid = jax.nn.relu(dense(theta_r["enc1"], inverted_dropout(k_in, r, dropout)))
+    hid = inverted_dropout(k_hid, hid, dropout)
+  else:
+    hid = jax.nn.relu(dense(theta_r["enc1"], r))
   stats = dense(theta_r["enc2"], hid)
   mu, logvar = jnp.split(stats, 2, axis=-1)
   logvar = soft_clip(logvar, LOGVAR_MIN, LOGVAR_MAX)

@@ -226,8 +226,8 @@ def test_rep_learner_encoder_dropout():
   drop = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=0.5)
   assert not np.allclose(drop["logits"], base["logits"])
   # a vanishing rate keeps every entry (scale 1 / (1 - 1e-7)): the dropout path itself is exact
-  hid_only = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=1e-7)
-  np.testing.assert_allclose(hid_only["logits"], base["logits"], rtol=1e-5, atol=1e-5)
+  tiny = M.rep_learner(theta, head, prior, r, KEY, d_s=3, dropout=1e-7)
+  np.testing.assert_allclose(tiny["logits"], base["logits"], rtol=1e-5, atol=1e-5)
 
 
 def test_s_branch_matches_gcn_head_when_kl_and_recon_vanish():
