@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.ops import graph as gops
+from jaxlab.ops.dropout import inverted_dropout
 
 Array = jax.Array
 
@@ -53,8 +54,7 @@ def gcn_apply(params: dict, g: GraphArrays, edge_weight: Array, row_keep: Array 
     h = h * row_keep[:, None].astype(h.dtype)
   h = jax.nn.relu(gops.propagate(h, s, r, norm, n))
   if train and dropout > 0:
-    keep = jax.random.bernoulli(rng, 1.0 - dropout, h.shape)
-    h = jnp.where(keep, h / (1.0 - dropout), 0.0)
+    h = inverted_dropout(rng, h, dropout)
   return gops.propagate(h @ params["w1"], s, r, norm, n)
 
 

@@ -3,11 +3,15 @@
   python -m jaxlab.projects.memristive_dbn.plots \
       --mini=/work/workdirs/memristive_dbn/mini2,/work/workdirs/memristive_dbn/mini2/online_pre \
       --sweep=/work/workdirs/memristive_dbn/sweep --out=results/memristive_dbn
+  # a further sweep only (keeps summary.json's main runs and earlier sweeps):
+  python -m jaxlab.projects.memristive_dbn.plots --sweep=WORKDIR --sweep-key=sweep_grid \
+      --out=results/memristive_dbn
 
 --mini takes one or more comma-separated workdirs whose runs/*.json are merged (the measured runs
 were split over processes); the write ratios and gates are recomputed from the merged runs.
 Writes `summary.json` (small: accuracies, write tallies, endurance, ratios, sweep) and the PNGs
-device_curves.png, accuracy_writes.png, robustness.png into --out.
+device_curves.png, accuracy_writes.png, robustness<suffix>.png (heatmaps for a grid sweep, bars
+otherwise; suffix from --sweep-key) into --out.
 """
 
 from __future__ import annotations
@@ -141,35 +145,96 @@ def plot_robustness(summary: dict, path):
   plt.close(fig)
 
 
+def plot_robustness_grid(summary: dict, path):
+  """Heatmaps of det accuracy over NL x C2C, one panel per (scheme, D2D sigma_NL); drawn when the
+  sweep holds a grid (>= 2 values of NL and of C2C), the one-factor bars otherwise."""
+  import matplotlib.pyplot as plt
+  sweep = summary.get("sweep", {})
+  pts = {(r["point"]["nl"], r["point"]["c2c"], r["point"]["d2d"]) for r in sweep.values()}
+  nls = sorted({p[0] for p in pts})
+  c2cs = sorted({p[1] for p in pts})
+  d2ds = sorted({p[2] for p in pts})
+  schemes = ("cdacc", "online")
+  fig, axes = plt.subplots(len(schemes), len(d2ds), figsize=(3.4 * len(d2ds), 2.9 * len(schemes)),
+                           squeeze=False)
+  accs = [r["acc_det"] * 100 for r in sweep.values()]
+  vmin, vmax = min(accs), max(accs)
+  for i, scheme in enumerate(schemes):
+    for j, d2d in enumerate(d2ds):
+      ax = axes[i][j]
+      grid = np.full((len(c2cs), len(nls)), np.nan)
+      for a, c2c in enumerate(c2cs):
+        for b, nl in enumerate(nls):
+          r = sweep.get(f"sweep_{scheme}_nl{nl:g}_c2c{c2c:g}_d2d{d2d:g}")
+          if r:
+            grid[a, b] = r["acc_det"] * 100
+      im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+      for a in range(len(c2cs)):
+        for b in range(len(nls)):
+          if np.isfinite(grid[a, b]):
+            ax.text(b, a, f"{grid[a, b]:.1f}", ha="center", va="center", fontsize=7,
+                    color="w" if grid[a, b] < (vmin + vmax) / 2 else "k")
+      ax.set_xticks(range(len(nls)), [f"{v:g}" for v in nls], fontsize=7)
+      ax.set_yticks(range(len(c2cs)), [f"{100 * v:g}%" for v in c2cs], fontsize=7)
+      ax.set_xlabel("NL (LTP = |LTD|)", fontsize=7)
+      ax.set_ylabel("C2C sigma", fontsize=7)
+      name = {"cdacc": "CDacc", "online": "online CD (b)"}[scheme]
+      ax.set_title(f"{name}, D2D sigma_NL {d2d:g}", fontsize=8)
+  fig.colorbar(im, ax=axes, shrink=0.8, label="det test accuracy (%)")
+  fig.suptitle("robustness sweep on the TaOx/HfOx model (1 CD-1 epoch per RBM)", fontsize=9)
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
 def main(argv=None):
   ap = argparse.ArgumentParser()
-  ap.add_argument("--mini", required=True)
+  ap.add_argument("--mini", default="",
+                  help="workdirs of the main runs; without it, --out's summary.json keeps its runs "
+                       "and only the sweep is replaced")
   ap.add_argument("--sweep", default="")
+  ap.add_argument("--sweep-key", default="sweep",
+                  help="summary.json key (and gates key suffix) the sweep is stored under, so a "
+                       "second sweep does not replace the first")
   ap.add_argument("--out", default="results/memristive_dbn")
   a = ap.parse_args(argv)
   out = pathlib.Path(a.out)
   out.mkdir(parents=True, exist_ok=True)
   from jaxlab.projects.memristive_dbn import train  # noqa: PLC0415 (jax only when run)
-  runs = {}
-  for d in a.mini.split(","):
-    runs.update(load_runs(d))
-  summary = {"runs": summarize_runs(runs)}
-  r = train.summarize(None, runs)
-  summary["ratios"], summary["gates"] = r["ratios"], r["gates"]
+  if a.mini:
+    runs = {}
+    for d in a.mini.split(","):
+      runs.update(load_runs(d))
+    summary = {"runs": summarize_runs(runs)}
+    r = train.summarize(None, runs)
+    summary["ratios"], summary["gates"] = r["ratios"], r["gates"]
+  else:
+    if not (out / "summary.json").exists() or not a.sweep:
+      raise SystemExit("without --mini, pass --sweep and an --out that holds a summary.json")
+    summary = json.loads((out / "summary.json").read_text())
+  key = a.sweep_key
+  if not key.startswith("sweep"):
+    raise SystemExit(f"--sweep-key must start with 'sweep', got {key!r}")
   if a.sweep:
-    summary["sweep"] = summarize_runs(load_runs(a.sweep))
+    summary[key] = summarize_runs(load_runs(a.sweep))
     sres = pathlib.Path(a.sweep) / "results.json"
     if sres.exists():
-      summary.setdefault("gates", {})["robustness"] = json.loads(sres.read_text()).get(
-          "gates", {}).get("robustness")
-  for r in list(summary["runs"].values()) + list(summary.get("sweep", {}).values()):
+      gate = json.loads(sres.read_text()).get("gates", {}).get("robustness")
+      summary.setdefault("gates", {})["robustness" + key[len("sweep"):]] = gate
+  for r in list(summary["runs"].values()) + list(summary.get(key, {}).values()):
     if r.get("endurance"):
       r["endurance"] = {k: v for k, v in r["endurance"].items()}
   (out / "summary.json").write_text(json.dumps(summary, indent=1))
   plot_device_curves(out / "device_curves.png")
-  plot_accuracy_writes(summary, out / "accuracy_writes.png")
-  if summary.get("sweep"):
-    plot_robustness(summary, out / "robustness.png")
+  if a.mini:
+    plot_accuracy_writes(summary, out / "accuracy_writes.png")
+  if summary.get(key):
+    view = {"sweep": summary[key]}
+    pts = [r["point"] for r in summary[key].values()]
+    suffix = key[len("sweep"):]
+    if len({p["nl"] for p in pts}) >= 2 and len({p["c2c"] for p in pts}) >= 2:
+      plot_robustness_grid(view, out / f"robustness{suffix}.png")
+    else:
+      plot_robustness(view, out / f"robustness{suffix}.png")
   print("wrote", sorted(p.name for p in out.iterdir()))
 
 

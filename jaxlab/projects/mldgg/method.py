@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxlab.ops.dropout import inverted_dropout
 from jaxlab.projects.mldgg import model as M
 
 
@@ -129,7 +130,7 @@ def forward(params, hp: HParams, task: Task, graph, key, train: bool, kl_scale=1
     prop = M.make_propagator(graph)
   h1 = jax.nn.relu(prop(h0))
   if train and hp.dropout > 0:
-    h1 = M.inverted_dropout(k_drop, h1, hp.dropout)
+    h1 = inverted_dropout(k_drop, h1, hp.dropout)
   r = prop(M.dense(params["gcn"], h1))
   unsup = 0.0
   if hp.use_rl:

@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlab.ops import graph as gops
+from jaxlab.ops.dropout import inverted_dropout
 
 EPS = 1e-8
 
@@ -168,12 +169,6 @@ def make_propagator(graph, b=None, lam=1.0):
       out = lam * out + (1.0 - lam) * pivot_propagate(b, h)
     return out * mask
   return prop
-
-
-def inverted_dropout(key, x, rate):
-  """Zero each entry with probability `rate`, scale the kept ones by 1 / (1 − rate)."""
-  keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
-  return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
 def gcn_forward(w_in, w_gcn, x, prop, key=None, dropout=0.0):

@@ -89,3 +89,34 @@ def test_summarize_compares_pretrain_only_online_with_cdacc_pretraining():
   # With a fine-tuned online run the whole-run totals are compared.
   runs["online_ag_si"]["finetune"] = [{"pulses": 1}]
   assert train.summarize(None, runs)["ratios"]["ag_si"]["b_cdacc_pulses"] == 100
+
+
+def test_robustness_grid_variant_and_sweep_only_plots(tmp_path):
+  """`grid` gives the spec's 24 points; `plots --sweep` without `--mini` adds a second sweep to an
+  existing summary under its own key (the first kept) and draws the heatmaps."""
+  pytest.importorskip("matplotlib")
+  from jaxlab.projects.memristive_dbn import plots
+  cfg = load_config("configs/memristive_dbn/robustness.py", "grid,full_width")
+  pts = [tuple(p) for p in cfg.sweep.points]
+  assert len(set(pts)) == 24 and cfg.model.n_top == 2000
+  assert {p[0] for p in pts} == {0, 2, 4, 6} and {p[1] for p in pts} == {0.0, 0.02, 0.05}
+  sweep = tmp_path / "sweep"
+  (sweep / "runs").mkdir(parents=True)
+  for nl, c2c, d2d in pts:
+    for scheme in ("cdacc", "online"):
+      r = {"scheme": scheme, "device": "taox_hfox", "acc_det": 0.8 - 0.01 * nl,
+           "point": {"nl": nl, "c2c": c2c, "d2d": d2d}}
+      (sweep / "runs" / f"sweep_{scheme}_nl{nl:g}_c2c{c2c:g}_d2d{d2d:g}.json").write_text(
+          json.dumps(r))
+  (sweep / "results.json").write_text(json.dumps({"gates": {"robustness": {"pass": True}}}))
+  out = tmp_path / "out"
+  out.mkdir()
+  (out / "summary.json").write_text(json.dumps({"runs": {}, "sweep": {"old": {"acc_det": 0.5}},
+                                                "gates": {"robustness": {"pass": False}}}))
+  plots.main([f"--sweep={sweep}", "--sweep-key=sweep_grid", f"--out={out}"])
+  s = json.loads((out / "summary.json").read_text())
+  assert s["sweep"] == {"old": {"acc_det": 0.5}} and len(s["sweep_grid"]) == 48
+  assert s["gates"] == {"robustness": {"pass": False}, "robustness_grid": {"pass": True}}
+  assert (out / "robustness_grid.png").stat().st_size > 0
+  with pytest.raises(SystemExit, match="sweep-key"):
+    plots.main([f"--sweep={sweep}", "--sweep-key=grid", f"--out={out}"])
