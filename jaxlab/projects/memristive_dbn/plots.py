@@ -146,8 +146,8 @@ def plot_robustness(summary: dict, path):
 
 
 def plot_robustness_grid(summary: dict, path):
-  """Heatmaps of det accuracy over NL x C2C, one panel per (scheme, D2D sigma_NL); drawn when the
-  sweep holds a grid (>= 2 values of NL and of C2C), the one-factor bars otherwise."""
+  """Heatmaps of det accuracy over NL x C2C, one panel per (scheme, D2D sigma_NL); a point the
+  sweep lacks is left blank. `main` uses it for a grid (>= 2 values of NL and of C2C)."""
   import matplotlib.pyplot as plt
   sweep = summary.get("sweep", {})
   pts = {(r["point"]["nl"], r["point"]["c2c"], r["point"]["d2d"]) for r in sweep.values()}
@@ -197,6 +197,9 @@ def main(argv=None):
                        "second sweep does not replace the first")
   ap.add_argument("--out", default="results/memristive_dbn")
   a = ap.parse_args(argv)
+  key = a.sweep_key
+  if not key.startswith("sweep"):
+    raise SystemExit(f"--sweep-key must start with 'sweep', got {key!r}")
   out = pathlib.Path(a.out)
   out.mkdir(parents=True, exist_ok=True)
   from jaxlab.projects.memristive_dbn import train  # noqa: PLC0415 (jax only when run)
@@ -211,9 +214,6 @@ def main(argv=None):
     if not (out / "summary.json").exists() or not a.sweep:
       raise SystemExit("without --mini, pass --sweep and an --out that holds a summary.json")
     summary = json.loads((out / "summary.json").read_text())
-  key = a.sweep_key
-  if not key.startswith("sweep"):
-    raise SystemExit(f"--sweep-key must start with 'sweep', got {key!r}")
   if a.sweep:
     summary[key] = summarize_runs(load_runs(a.sweep))
     sres = pathlib.Path(a.sweep) / "results.json"
