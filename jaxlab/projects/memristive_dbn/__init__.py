@@ -15,9 +15,9 @@ Greedy CD-1 pre-training per RBM, then up-down (wake-sleep) fine-tuning with CD-
 every update through the same threshold rule. Baselines: the float software DBN and conventional
 online memristive CD writing the (stochastically rounded) per-batch update every batch.
 
-Modules: `devices` (NeuroSim-style pulse model, literature device table, D2D/C2C), `rng` (cheap
-hash RNG for device-sized arrays), `model` (synapse state, crossbar read with read noise,
-stochastic units, read-outs), `method` (CD counts, write rules, jitted epochs), `train`
+Modules: `devices` (NeuroSim-style pulse model, literature device table, D2D/C2C), `yflash`
+(the follow-up's Y-Flash physics model), `rng` (cheap hash RNG for device-sized arrays), `model`
+(synapse state, crossbar read with read noise, stochastic units, read-outs), `method` (CD counts, write rules, jitted epochs), `train`
 (runs, write-count ratios, gates, robustness sweep).
 
 Deviations from the paper:
@@ -25,8 +25,8 @@ Deviations from the paper:
     MATLAB code (Y-Flash, arXiv 2203.09046), so everything below marked [plausible] is inferred.
   * [plausible] DBN layout 784-500-500-(500+10)-2000 (default.py: 30 + 30 epochs, CD-20). The CPU
     reproduction (mini.py) keeps that width and uses the spec's mini schedule: 10 CD-1 epochs per
-    RBM, then 5 up-down epochs with CD-5 in the top RBM. The robustness sweep
-    (robustness.py) was measured at half width, 784-256-256-(256+10)-1000, 1 epoch per RBM.
+    RBM, then 5 up-down epochs with CD-5 in the top RBM. The robustness sweep (robustness.py)
+    runs 1 epoch per RBM at half width, 784-256-256-(256+10)-1000, or (`full_width`) mini's.
   * [plausible] The ideal reference device has 128 states (spec: 64-128; 128 as in the spec's
     calibration). With theta = 100 and W_max = 1.5 one pulse is 2 W_max / 128 = 0.023, i.e.
     2.3e-4 of weight per net coincidence count, a quarter of the software baseline's lr / B =
@@ -38,7 +38,13 @@ Deviations from the paper:
     Conductances are normalised and the weight is read from a differential pair against a fixed
     mid-range reference, so the on/off ratio cancels. The literature devices get D2D sigma_NL 0.5
     and read noise 0.5 % of the range per device (not in the table; our choice). The measured-
-    curve mode and the Y-Flash physics model are not implemented.
+    curve mode is not implemented.
+  * Y-Flash (the follow-up's device, `yflash.py`, device name "yflash"): the floating-gate
+    physics (coupling capacitances, sub-/above-threshold currents, hot-electron program,
+    Fowler-Nordheim erase, cycling degradation of V_a and beta, D2D draws of both) re-derived
+    from the follow-up's equations. Its weights start from the device's initial charge, not
+    N(0, 0.01^2); no read or C2C noise (the follow-up's DBN has none); CDacc only (online CD (b)
+    needs a pulse size the model lacks). It is not counted in the literature-device gates.
   * [plausible] The paper's write-count baseline was not readable. We report (a) the events of
     conventional online CD on the CDacc trajectory (every device with dN != 0, every batch) and
     (b) a simulated conventional online CD (dW = lr dN / B, stochastically rounded to pulses of

@@ -109,8 +109,11 @@ def get_device(name: str, **overrides) -> DeviceSpec:
   return dataclasses.replace(DEVICES[name], **overrides)
 
 
-def device_scalars(spec: DeviceSpec) -> dict:
+def device_scalars(spec) -> dict:
   """Per-model scalars as float32 arrays (traced, so one compile serves every device)."""
+  from jaxlab.projects.memristive_dbn import yflash  # yflash imports nothing from here
+  if yflash.is_yflash(spec):
+    return yflash.scalars(spec)
   f = lambda v: jnp.asarray(v, jnp.float32)
   return dict(p_ltp=f(spec.p_ltp), p_ltd=f(spec.p_ltd), c2c=f(spec.c2c),
               read_noise=f(spec.read_noise))

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jaxlab.projects.memristive_dbn import devices
 from jaxlab.projects.memristive_dbn import model
 from jaxlab.projects.memristive_dbn import rng
+from jaxlab.projects.memristive_dbn import yflash
 
 STAT_KEYS = ("pulses", "events", "events_a")
 
@@ -66,6 +67,8 @@ def apply_update(syn, dn, key, scheme: str, hp: dict, scal: dict):
     return {"w": w}, {"pulses": z, "events": z, "events_a": events_a}
   k_round, k_c2c = jax.random.split(key)
   acc = syn["acc"]
+  if "qfg" in syn:
+    return _yflash_update(syn, dn, scheme, hp, scal, events_a)
   if scheme == "cdacc":
     acc, k = accumulate(acc, dn, hp["theta"])
     n = k if hp["multi_pulse"] else jnp.sign(k)
@@ -87,6 +90,22 @@ def apply_update(syn, dn, key, scheme: str, hp: dict, scal: dict):
   events = _count(m > 0)
   single = scheme == "cdacc" and not hp["multi_pulse"]
   return new, {"pulses": events if single else _count(m), "events": events, "events_a": events_a}
+
+
+def _yflash_update(syn, dn, scheme, hp, scal, events_a):
+  """CDacc on Y-Flash cells: k > 0 erase (G up), k < 0 program (G down), as the follow-up codes."""
+  if scheme != "cdacc":
+    raise ValueError("Y-Flash arrays support only the 'cdacc' scheme: conventional online CD "
+                     "needs a pulse size 2 W_max / P_max, which the Y-Flash physics model lacks")
+  acc, k = accumulate(syn["acc"], dn, hp["theta"])
+  if hp["multi_pulse"]:
+    new = yflash.pulses(syn, k, scal)
+    m = jnp.abs(k)
+  else:
+    m = jnp.abs(jnp.sign(k))
+    new = yflash.single_pulse(syn, jnp.sign(k), scal)
+  new = dict(new, acc=acc, count=syn["count"] + m)
+  return new, {"pulses": _count(m), "events": _count(m > 0), "events_a": events_a}
 
 
 def update_all(syns, dns, key, scheme, hp, scal):

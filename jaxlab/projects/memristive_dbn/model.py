@@ -10,6 +10,8 @@ Synapse state of one array (a dict):
   device schemes:  {"g", "acc", "count", "dev": {a_ltp, a_ltd, lo, hi}}
                    g normalised conductance of G+ (G_ref fixed at mid range, w = 2 W_max (g - 0.5)),
                    acc the int32 digital CD accumulator, count the int32 pulses written per device.
+  Y-Flash:         {"g", "qfg", "va", "beta", "acc", "count", "dev": {g_neg}}  (yflash.py; g is
+                   the same normalised weight, derived from the floating-gate charge qfg)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import jax.numpy as jnp
 
 from jaxlab.projects.memristive_dbn import devices
 from jaxlab.projects.memristive_dbn import rng
+from jaxlab.projects.memristive_dbn import yflash
 
 SOFTWARE = "software"
 SCHEMES = ("software", "cdacc", "online")
@@ -41,9 +44,16 @@ def init_synapses(key, shapes: dict, scheme: str, spec=None, w_std: float = 0.01
 
   Device schemes map the same initial weights onto G+ = G_ref + w / (2 W_max) and draw the D2D
   parameters of every device. The same key gives the same initial weights for every scheme.
+  A Y-Flash spec starts every array at the follow-up's initial floating-gate charge instead (its
+  initial weights come from the device physics; `w_std` and `init_w` do not apply).
   """
   if scheme not in SCHEMES:
     raise ValueError(f"unknown scheme {scheme!r}; valid: {SCHEMES}")
+  if scheme != SOFTWARE and yflash.is_yflash(spec):
+    if init_w:
+      raise ValueError("init_w is not supported for Y-Flash arrays (their state is a charge)")
+    return {name: yflash.init_synapse(jax.random.fold_in(key, i), tuple(shape), spec)
+            for i, (name, shape) in enumerate(sorted(shapes.items()))}
   out = {}
   for i, (name, shape) in enumerate(sorted(shapes.items())):
     k_w, k_d = jax.random.split(jax.random.fold_in(key, i))

@@ -23,10 +23,12 @@ import pathlib
 import numpy as np
 
 from jaxlab.projects.memristive_dbn import devices
+from jaxlab.projects.memristive_dbn import yflash
 
 DEVICE_ORDER = ("ideal", "ag_si", "taox_hfox", "alox_hfo2", "epiram", "pcmo")
+ACC_ORDER = DEVICE_ORDER + ("yflash",)  # the follow-up's cell, when a run of it is present
 LABELS = {"ideal": "ideal", "ag_si": "Ag:a-Si", "taox_hfox": "TaOx/HfOx", "alox_hfo2": "AlOx/HfO2",
-          "epiram": "EpiRAM", "pcmo": "PCMO"}
+          "epiram": "EpiRAM", "pcmo": "PCMO", "yflash": "Y-Flash"}
 
 
 def load_runs(workdir) -> dict:
@@ -47,8 +49,17 @@ def summarize_runs(runs: dict) -> dict:
 
 
 def plot_device_curves(path):
+  """Left: the NeuroSim-form literature devices (normalised G); right: the Y-Flash physics model
+  in weight units against a reference cell at the initial charge."""
   import matplotlib.pyplot as plt
-  fig, ax = plt.subplots(figsize=(6, 3.6))
+  fig, (ax, ay) = plt.subplots(1, 2, figsize=(10.5, 3.6), width_ratios=(1.4, 1))
+  g = yflash.pulse_curve(yflash.SPEC, n_erase=200, n_prog=200)
+  w = 2 * 1.5 * (np.asarray(yflash.normalised(g, g[0], yflash.scalars(yflash.SPEC))) - 0.5)
+  ay.plot(np.arange(len(w)), w, lw=1, color="C3")
+  ay.axhline(0, color="k", lw=0.5)
+  ay.set_xlabel("pulse number (200 erase, then 200 program)")
+  ay.set_ylabel("weight V_read (G+ - G-) / I_0")
+  ay.set_title("Y-Flash physics model (nominal cell, cycling on)", fontsize=8)
   for name in DEVICE_ORDER:
     spec = devices.get_device(name)
     trace = devices.pulse_curve(spec)
@@ -72,7 +83,7 @@ def plot_accuracy_writes(summary: dict, path):
   endurance histogram on Ag:a-Si."""
   import matplotlib.pyplot as plt
   runs = summary["runs"]
-  devs = [d for d in DEVICE_ORDER if f"cdacc_{d}" in runs]
+  devs = [d for d in ACC_ORDER if f"cdacc_{d}" in runs]
   x = np.arange(len(devs))
   online = {d: runs[f"online_{d}"] for d in devs if f"online_{d}" in runs}
   pre = any(_pre_only(r) for r in online.values())
@@ -155,8 +166,9 @@ def plot_robustness_grid(summary: dict, path):
   c2cs = sorted({p[1] for p in pts})
   d2ds = sorted({p[2] for p in pts})
   schemes = ("cdacc", "online")
-  fig, axes = plt.subplots(len(schemes), len(d2ds), figsize=(3.4 * len(d2ds), 2.9 * len(schemes)),
-                           squeeze=False)
+  # constrained layout: the row titles and axis labels otherwise overlap the panel below/left.
+  fig, axes = plt.subplots(len(schemes), len(d2ds), figsize=(3.6 * len(d2ds), 3.1 * len(schemes)),
+                           squeeze=False, layout="constrained")
   accs = [r["acc_det"] * 100 for r in sweep.values()]
   vmin, vmax = min(accs), max(accs)
   for i, scheme in enumerate(schemes):
