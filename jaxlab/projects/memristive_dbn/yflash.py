@@ -141,20 +141,21 @@ def conductance(qfg, v_read=2.0):
   return (drain_current(vfg, v_read, READ_T) + drain_current(vfg, v_read, INJECT_T)) / v_read
 
 
-def program(qfg, va, scal):
-  """One program pulse (hot-electron injection): returns (Q_fg', V_a')."""
+def program(qfg, va, beta, scal):
+  """One program pulse (hot-electron injection; tunnelling too, should V_fg fall below -V_bi):
+  returns (Q_fg', V_a')."""
   vd = scal["v_prog"]
   vfg = (qfg + C_GD * vd) / (C_GD + C_GSI)  # read source floating, injection source at 0
   i_s = drain_current(vfg, vd, INJECT_T)
-  ig = gate_current(vfg, vd, 0.0, i_s, INJECT_T, va, 0.0)
+  ig = gate_current(vfg, vd, 0.0, i_s, INJECT_T, va, beta)
   return qfg + ig * scal["tp_prog"], va + (scal["va_max"] - va) * scal["va_step"]
 
 
-def erase(qfg, beta, scal):
+def erase(qfg, va, beta, scal):
   """One erase pulse (Fowler-Nordheim tunnelling to the injection source): (Q_fg', beta')."""
   vs = scal["v_erase"]
   vfg = (qfg + C_GSI * vs) / (C_GD + C_GSI)  # drain at 0, read source floating
-  ig = gate_current(vfg, 0.0, vs, 0.0, INJECT_T, 0.0, beta)
+  ig = gate_current(vfg, 0.0, vs, 0.0, INJECT_T, va, beta)  # no channel current: I_s = 0
   return qfg + ig * scal["tp_erase"], beta + (scal["beta_max"] - beta) * scal["beta_step"]
 
 
@@ -183,8 +184,8 @@ def single_pulse(syn, direction, scal):
   """One pulse per device: direction > 0 erase (potentiation), < 0 program, 0 untouched.
 
   Returns the updated {g, qfg, va, beta} (other keys untouched)."""
-  q_p, va_p = program(syn["qfg"], syn["va"], scal)
-  q_e, beta_e = erase(syn["qfg"], syn["beta"], scal)
+  q_p, va_p = program(syn["qfg"], syn["va"], syn["beta"], scal)
+  q_e, beta_e = erase(syn["qfg"], syn["va"], syn["beta"], scal)
   up, down = direction > 0, direction < 0
   qfg = jnp.where(up, q_e, jnp.where(down, q_p, syn["qfg"]))
   out = dict(syn, qfg=qfg, va=jnp.where(down, va_p, syn["va"]),

@@ -85,12 +85,12 @@ def test_cycling_degradation_closed_form():
   va0 = jnp.asarray([22.0, 23.4, 25.0], jnp.float32)
   va = va0
   for _ in range(50):
-    q, va = yflash.program(q, va, scal)
+    q, va = yflash.program(q, va, jnp.full((3,), 9.0), scal)
   s = math.expm1(200e-6 / 1.0)
   np.testing.assert_allclose(np.asarray(va), 24.0 - (24.0 - np.asarray(va0)) * (1 - s) ** 50,
                              rtol=1e-6)
   no_cyc = yflash.scalars(dataclasses.replace(yflash.SPEC, cycling=False))
-  assert float(yflash.program(q, va0, no_cyc)[1][0]) == pytest.approx(22.0)
+  assert float(yflash.program(q, va0, jnp.full((3,), 9.0), no_cyc)[1][0]) == pytest.approx(22.0)
 
 
 def test_init_shapes_and_small_initial_weights():
