@@ -53,6 +53,9 @@ def _parse_value(text: str, current):
       return False
     raise ValueError(f"expected a boolean, got {text!r}")
   if isinstance(current, str):
+    # `key='x'` and `key="x"` (Python/shell habit) mean x, not the quoted string.
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+      return text[1:-1]
     return text
   try:
     value = ast.literal_eval(text)

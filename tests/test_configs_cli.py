@@ -32,6 +32,14 @@ def test_key_value_overrides_and_types():
   assert c.optim.schedule == "linear" and c.train.num_steps == 20
 
 
+def test_quoted_string_override_is_unquoted():
+  for text in ("linear", "'linear'", '"linear"'):
+    c = configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"), f"optim.schedule={text}")
+    assert c.optim.schedule == "linear"
+  c = configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"), "optim.schedule='lin")
+  assert c.optim.schedule == "'lin"  # unbalanced quotes are kept as typed
+
+
 def test_unknown_key_lists_valid_keys():
   with pytest.raises(KeyError, match=r"optim\.lr"):
     configs.load_config(str(REPO / "configs/baselines/mnist_cnn.py"), "optim.lrr=0.1")

@@ -362,7 +362,24 @@ def sweep_gate(config, res: dict) -> dict:
   return out
 
 
+_CHOICES = {"label_sampling": ("bernoulli", "categorical"),
+            "visible_binarization": ("threshold", "bernoulli"),
+            "readout": ("label_current", "free_energy")}
+
+
+def check_config(config):
+  """Fails before any training on a bad choice (these are otherwise only read inside jit)."""
+  for key, valid in _CHOICES.items():
+    if config.method[key] not in valid:
+      raise ValueError(f"method.{key} must be one of {valid}, got {config.method[key]!r}")
+  unknown = [d for d in tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
+             if d != "yflash" and d not in devices.DEVICES]
+  if unknown:
+    raise ValueError(f"unknown device(s) {unknown}; valid: yflash, {', '.join(devices.DEVICES)}")
+
+
 def train_and_evaluate(config, workdir) -> dict:
+  check_config(config)
   workdir = pathlib.Path(workdir)
   write_run_info(workdir, config)
   data = load_data(config)

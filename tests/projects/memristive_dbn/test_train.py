@@ -23,6 +23,17 @@ def test_configs_load(name):
   assert load_config(CFG.format("default")).model.n_top == 2000
 
 
+@pytest.mark.parametrize("arg, match", [
+    ("method.label_sampling=categorial", "label_sampling"),
+    ("method.readout=energy", "readout"),
+    ("runs.cdacc_devices=('ag_si','tiox')", "tiox"),
+])
+def test_bad_choices_fail_before_training(tmp_path, arg, match):
+  with pytest.raises(ValueError, match=match):
+    train.train_and_evaluate(load_config(CFG.format("mini"), "smoke," + arg), tmp_path)
+  assert not any(tmp_path.iterdir())  # nothing written, nothing trained
+
+
 def test_real_mnist_loader(data_dir):
   c = load_config(CFG.format("mini"), f"data.num_train=1000,data.num_test=1000,data.dir={data_dir}")
   xtr, ytr, xte, yte = train.load_data(c)
