@@ -47,6 +47,7 @@ def base(project="memristive_dbn"):
   c.train.pretrain_epochs = 10
   c.train.finetune_epochs = 5
   c.train.progress = True
+  c.train.ckpt_every_s = 120.0  # checkpoint a run at an epoch end at most this often (0: every)
   c.eval.n_samples = 10
   c.eval.every_epoch = True
   c.eval.chunk = 1000

@@ -6,8 +6,12 @@ conventional online memristive CD, and the robustness sweep, all from one config
   python scripts/train.py --config=configs/memristive_dbn/mini.py:smoke --workdir=/tmp/mdbn
 
 Every run uses the same seed, initial weights and data order. Each finished run is saved as
-`runs/<name>.json` in the workdir and skipped when the script is started again (resume at run
-granularity). `results.json` collects all runs, the write-count ratios and the gates.
+`runs/<name>.json` in the workdir and skipped when the script is started again. Inside a run,
+the synapse state is checkpointed (orbax) at epoch boundaries, at most every
+`train.ckpt_every_s` seconds and at the end of every phase, under `checkpoints/<name>/`; a
+restarted run continues from the newest one and gives the same result as an uninterrupted run
+(every random key is derived from the epoch index). The last checkpoint holds the trained DBN.
+`results.json` collects all runs, the write-count ratios and the gates.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from jaxlab.projects.memristive_dbn import method
 from jaxlab.projects.memristive_dbn import model
 from jaxlab.projects.memristive_dbn import yflash
 from jaxlab.train import write_results, write_run_info
+from jaxlab.train.checkpoint import CheckpointError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,12 +148,78 @@ def _log(progress, msg):
     print(msg, flush=True)
 
 
+class RunCheckpoint:
+  """Epoch-boundary checkpoints of one DBN run: synapse pytrees (orbax) plus a JSON `meta` with
+  the position, the partial results and a fingerprint of everything that shapes the run."""
+
+  def __init__(self, directory, fingerprint: dict, every_s: float):
+    import orbax.checkpoint as ocp  # only runs that checkpoint pay for the import
+    self.ocp = ocp
+    self.directory = pathlib.Path(directory).absolute()
+    self.fingerprint = json.loads(json.dumps(fingerprint))  # tuples -> lists, as stored
+    self.every_s = float(every_s)
+    self.last = time.time()
+    self.manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
+
+  def restore(self):
+    """(state, meta) of the newest readable checkpoint, or None when there is none."""
+    ocp = self.ocp
+    errors = []
+    for step in sorted(self.manager.all_steps(), reverse=True):
+      try:
+        r = self.manager.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+      except Exception as e:  # orbax raises many types for damaged files
+        errors.append(f"step {step}: {type(e).__name__}: {str(e)[:200]}")
+        continue
+      meta = dict(r.meta)
+      if meta.get("fingerprint") != self.fingerprint:
+        raise CheckpointError(
+            f"the checkpoint in {self.directory} was written by a run with other settings "
+            f"({meta.get('fingerprint')}); this run has {self.fingerprint}. Use a new --workdir, "
+            "or move that folder away to start this run afresh (nothing was deleted).")
+      return jax.tree.map(jnp.asarray, r.state), meta
+    if errors:
+      raise CheckpointError(
+          f"no checkpoint in {self.directory} could be read:\n  " + "\n  ".join(errors) +
+          "\nMove the damaged step folders (or the whole folder) away to restart the run "
+          "(nothing was deleted).")
+    return None
+
+  def save(self, step: int, state, meta: dict, *, force: bool = False):
+    if not force and time.time() - self.last < self.every_s:
+      return
+    if step in self.manager.all_steps():
+      return
+    ocp = self.ocp
+    self.manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        meta=ocp.args.JsonSave(dict(meta, fingerprint=self.fingerprint))))
+    # The epoch functions donate these buffers: the write must finish before the next epoch.
+    self.manager.wait_until_finished()
+    self.last = time.time()
+
+  def close(self):
+    self.manager.wait_until_finished()
+    self.manager.close()
+
+
+def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
+  return {"scheme": scheme, "device": device, "spec": dataclasses.asdict(spec),
+          "seed": int(config.seed), "model": config.model.to_dict(),
+          "method": config.method.to_dict(), "pretrain_epochs": pre_e,
+          "finetune_epochs": fin_e, "n_train": int(n_train),
+          "batch_size": int(config.data.batch_size)}
+
+
 def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=None,
-            pretrain_epochs=None, finetune_epochs=None, progress=True) -> dict:
+            pretrain_epochs=None, finetune_epochs=None, progress=True, ckpt_dir=None) -> dict:
   """Trains one DBN (pre-training, then up-down fine-tuning) and evaluates it.
 
   Returns a JSON-able dict: accuracies (det per epoch, sampling at the end, free-energy det),
-  write tallies per phase and epoch, endurance stats and wall time.
+  write tallies per phase and epoch, endurance stats and wall time. With `ckpt_dir`, the state
+  is checkpointed at epoch boundaries (`train.ckpt_every_s`) and a restarted run resumes there.
   """
   xtr, ytr, xte, yte = data
   m, meth, tr = config.model, config.method, config.train
@@ -179,43 +250,76 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   sizes = [(n_vis, n_hid, 0), (n_hid, n_pen, 0), (n_pen + n_lab, n_top, n_lab)]
   rbms, inputs = [], xtr
   total = 3 * pre_e + fin_e
-  bar = tqdm.tqdm(total=total, desc=f"{name}", disable=not progress, leave=False)
-  for li, (nv, nh, nl) in enumerate(sizes):
-    syns = model.init_synapses(jax.random.fold_in(k_init, li), model.rbm_shapes(nv, nh), scheme,
-                               spec, float(m.w_std), w_max)
-    tals = []
-    for ep in range(pre_e):
-      order = epoch_order(len(inputs), bs, int(config.seed), 1000 * li + ep)
-      v = inputs[order]
-      if nl:
-        v = np.concatenate([v, ylab[order]], -1)
-      syns, tal = method.pretrain_epoch(
-          syns, jnp.asarray(v), jax.random.fold_in(k_train, 1000 * li + ep), scal, lr,
-          scheme=scheme, n_labels=nl, **common)
-      tals.append(_tally_sum(tal))
-      bar.update(1)
-      _log(progress, f"{name}: rbm{li + 1} epoch {ep + 1}/{pre_e} pulses {tals[-1]['pulses']} "
-           f"({time.time() - t0:.0f}s)")
-    res["pretrain"][f"rbm{li + 1}"] = tals
-    rbms.append(syns)
-    if li < 2:
-      inputs = np.asarray(method.deterministic_up(
-          syns, jnp.asarray(inputs), jax.random.fold_in(k_eval, 100 + li), rn,
-          chunk=min(1000, len(inputs)), w_max=w_max))
-  dbn = _dbn_from_rbms(*rbms, jax.random.fold_in(k_init, 99), scheme, spec)
+  # Resume point: `done` epochs in all (pre-training epochs of the three RBMs, then fine-tuning).
+  ckpt, state, done = None, None, 0
+  if ckpt_dir is not None:
+    ckpt = RunCheckpoint(ckpt_dir, _fingerprint(config, scheme, device, spec, pre_e, fin_e,
+                                                len(xtr)),
+                         float(config.train.ckpt_every_s))
+    restored = ckpt.restore()
+    if restored is not None:
+      state, meta = restored
+      res, done = meta["res"], int(meta["done"])
+      t0 = time.time() - float(meta["elapsed_s"])
+      _log(progress, f"{name}: resuming after epoch {done} of {total} ({ckpt.directory})")
+
+  def save(state_now, force=False):
+    if ckpt is not None:
+      ckpt.save(done, state_now, {"res": res, "done": done, "elapsed_s": time.time() - t0},
+                force=force)
+
+  bar = tqdm.tqdm(total=total, initial=min(done, total), desc=f"{name}", disable=not progress,
+                  leave=False)
   ev = dict(n_labels=n_lab, chunk=min(int(config.eval.chunk), len(xte)), w_max=w_max)
   xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
+  dbn = None
 
   def acc(mode="det", readout=meth.readout, n_samples=1, salt=0):
     return float(method.evaluate(dbn, xte_j, yte_j, jax.random.fold_in(k_eval, salt), rn,
                                  mode=mode, n_samples=n_samples, readout=readout, **ev))
 
-  res["acc_pretrain_det"] = acc(salt=1)
-  res["acc_pretrain_det_free_energy"] = acc(readout="free_energy", salt=2)
-  res["acc_det_per_epoch"] = [res["acc_pretrain_det"]]
-  _log(progress, f"{name}: pre-trained, det acc {res['acc_pretrain_det']:.4f} "
-       f"({time.time() - t0:.0f}s)")
-  for ep in range(fin_e):
+  if state is not None and "dbn" in state:  # restarted during fine-tuning
+    dbn = state["dbn"]
+  else:
+    for li, (nv, nh, nl) in enumerate(sizes):
+      first = max(done - li * pre_e, 0)  # epochs of this RBM trained before a restart
+      if state is not None and str(li) in state.get("rbms", {}):
+        syns = state["rbms"][str(li)]
+      elif state is not None and first > 0:
+        syns = state["cur"]
+      else:
+        syns = model.init_synapses(jax.random.fold_in(k_init, li), model.rbm_shapes(nv, nh),
+                                   scheme, spec, float(m.w_std), w_max)
+      tals = res["pretrain"].get(f"rbm{li + 1}", [])
+      for ep in range(first, pre_e):
+        order = epoch_order(len(inputs), bs, int(config.seed), 1000 * li + ep)
+        v = inputs[order]
+        if nl:
+          v = np.concatenate([v, ylab[order]], -1)
+        syns, tal = method.pretrain_epoch(
+            syns, jnp.asarray(v), jax.random.fold_in(k_train, 1000 * li + ep), scal, lr,
+            scheme=scheme, n_labels=nl, **common)
+        tals.append(_tally_sum(tal))
+        res["pretrain"][f"rbm{li + 1}"] = tals
+        done += 1
+        bar.update(1)
+        _log(progress, f"{name}: rbm{li + 1} epoch {ep + 1}/{pre_e} pulses "
+             f"{tals[-1]['pulses']} ({time.time() - t0:.0f}s)")
+        save({"rbms": {str(i): r for i, r in enumerate(rbms)}, "cur": syns},
+             force=ep == pre_e - 1)
+      res["pretrain"][f"rbm{li + 1}"] = tals
+      rbms.append(syns)
+      if li < 2:
+        inputs = np.asarray(method.deterministic_up(
+            syns, jnp.asarray(inputs), jax.random.fold_in(k_eval, 100 + li), rn,
+            chunk=min(1000, len(inputs)), w_max=w_max))
+    dbn = _dbn_from_rbms(*rbms, jax.random.fold_in(k_init, 99), scheme, spec)
+    res["acc_pretrain_det"] = acc(salt=1)
+    res["acc_pretrain_det_free_energy"] = acc(readout="free_energy", salt=2)
+    res["acc_det_per_epoch"] = [res["acc_pretrain_det"]]
+    _log(progress, f"{name}: pre-trained, det acc {res['acc_pretrain_det']:.4f} "
+         f"({time.time() - t0:.0f}s)")
+  for ep in range(done - 3 * pre_e, fin_e):
     order = epoch_order(len(xtr), bs, int(config.seed), 10_000 + ep)
     dbn, tal = method.finetune_epoch(
         dbn, jnp.asarray(xtr[order]), jnp.asarray(ylab[order]),
@@ -224,9 +328,11 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
     res["finetune"].append(_tally_sum(tal))
     if config.eval.every_epoch or ep == fin_e - 1:
       res["acc_det_per_epoch"].append(acc(salt=10 + ep))
+    done += 1
     bar.update(1)
     _log(progress, f"{name}: fine-tune epoch {ep + 1}/{fin_e} det acc "
          f"{res['acc_det_per_epoch'][-1]:.4f} ({time.time() - t0:.0f}s)")
+    save({"dbn": dbn}, force=ep == fin_e - 1)
   bar.close()
   res["acc_det"] = acc(salt=3)
   res["acc_det_free_energy"] = acc(readout="free_energy", salt=4)
@@ -238,6 +344,8 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
                             for k in method.STAT_KEYS}
   res["endurance"] = _count_stats(dbn)
   res["wall_s"] = time.time() - t0
+  if ckpt is not None:
+    ckpt.close()
   return res
 
 
@@ -395,7 +503,8 @@ def train_and_evaluate(config, workdir) -> dict:
     if path.exists():
       runs[name] = json.loads(path.read_text())
       continue
-    r = run_dbn(config, data, scheme, dev, name=name, progress=progress)
+    r = run_dbn(config, data, scheme, dev, name=name, progress=progress,
+                ckpt_dir=workdir / "checkpoints" / name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(r, indent=1))
     runs[name] = r

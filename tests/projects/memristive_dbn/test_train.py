@@ -131,3 +131,70 @@ def test_robustness_grid_variant_and_sweep_only_plots(tmp_path):
   assert (out / "robustness_grid.png").stat().st_size > 0
   with pytest.raises(SystemExit, match="sweep-key"):
     plots.main([f"--sweep={sweep}", "--sweep-key=grid", f"--out={out}"])
+
+
+def _tiny_data(n_train=200, n_test=100):
+  rng = np.random.default_rng(0)
+  x = (rng.random((n_train + n_test, 784)) < 0.3).astype(np.float32)
+  y = rng.integers(0, 10, n_train + n_test).astype(np.int32)
+  return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+class _Stop(Exception):
+  pass
+
+
+def _stop_after(monkeypatch, fn_name, n):
+  """Makes method.<fn_name> raise after n calls (a run killed at an epoch end)."""
+  real, calls = getattr(train.method, fn_name), []
+
+  def wrapped(*a, **k):
+    if len(calls) == n:
+      raise _Stop
+    calls.append(1)
+    return real(*a, **k)
+  monkeypatch.setattr(train.method, fn_name, wrapped)
+
+
+@pytest.mark.parametrize("scheme, device, stop_in, n", [
+    ("cdacc", "ag_si", "pretrain_epoch", 3),   # inside RBM2's pre-training
+    ("cdacc", "ag_si", "finetune_epoch", 1),   # after one fine-tuning epoch
+    ("software", None, "finetune_epoch", 0),   # after the last pre-training epoch
+])
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsys, scheme, device,
+                                                    stop_in, n):
+  c = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=2,train.finetune_epochs=2,"
+                  "eval.chunk=100,train.ckpt_every_s=0")
+  data = _tiny_data()
+  kw = dict(name="r", progress=False)
+  ref = train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "a", **kw)
+  with monkeypatch.context() as mp:
+    _stop_after(mp, stop_in, n)
+    with pytest.raises(_Stop):
+      train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "b", **kw)
+  capsys.readouterr()
+  got = train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "b", **kw)
+  done = n if stop_in == "pretrain_epoch" else 3 * 2 + n
+  assert f"resuming after epoch {done} of 8" in capsys.readouterr().out
+  for k in ("acc_det_per_epoch", "acc_det", "acc_samp", "acc_det_free_energy", "pretrain",
+            "finetune", "totals", "endurance"):
+    assert got.get(k) == ref.get(k), k
+  assert got["wall_s"] > 0
+
+
+def test_checkpoint_of_other_settings_or_damaged_is_refused(tmp_path):
+  c = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=1,train.finetune_epochs=0,"
+                  "eval.chunk=100,eval.n_samples=0,train.ckpt_every_s=0")
+  data = _tiny_data()
+  train.run_dbn(c, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+  c2 = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=1,train.finetune_epochs=0,"
+                   "eval.chunk=100,eval.n_samples=0,seed=5")
+  with pytest.raises(train.CheckpointError, match="other settings"):
+    train.run_dbn(c2, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+  for f in tmp_path.rglob("*"):
+    if f.is_file() and f.stat().st_size > 0 and "meta" not in str(f):
+      f.write_bytes(b"garbage")
+  before = sorted(str(f) for f in tmp_path.rglob("*"))
+  with pytest.raises(train.CheckpointError, match="could be read"):
+    train.run_dbn(c, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+  assert sorted(str(f) for f in tmp_path.rglob("*")) == before  # nothing deleted
