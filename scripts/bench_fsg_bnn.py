@@ -27,20 +27,13 @@ import jax.numpy as jnp
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import xla_memory  # noqa: E402
 from jaxlab.configs import load_config  # noqa: E402
 from jaxlab.projects.fsg_bnn import method as fm  # noqa: E402
 from jaxlab.projects.fsg_bnn import model as fmodel  # noqa: E402
 from jaxlab.projects.fsg_bnn import train as ftrain  # noqa: E402
 
 
-def _mem(compiled) -> dict:
-  try:
-    m = compiled.memory_analysis()
-    return {"argument_bytes": int(m.argument_size_in_bytes),
-            "temp_bytes": int(m.temp_size_in_bytes),
-            "output_bytes": int(m.output_size_in_bytes)}
-  except Exception as e:  # not every backend reports it
-    return {"error": repr(e)}
 
 
 def _time(fn, n):
@@ -85,7 +78,7 @@ def main(argv=None):
     st1, _ = compiled(st1, images, labels, 1e-3)
     sec = _time(lambda: compiled(st1, images, labels, 1e-3)[1]["loss"], a.steps)
     rec = {"sec_per_step": sec, "steps_per_sec": 1.0 / sec, "compile_s": compile_s,
-           "memory": _mem(compiled)}
+           "memory": xla_memory(compiled)}
     if m in fm.SLOW_METHODS:
       chunk = int(cfg.fsg.chunk)
 
@@ -98,7 +91,7 @@ def main(argv=None):
       c2 = sg.lower(st1.hyper["slow"], st1.hyper["lre"], hgs).compile()
       scomp = time.perf_counter() - t0
       ssec = _time(lambda: c2(st1.hyper["slow"], st1.hyper["lre"], hgs)[0], a.steps)
-      rec.update(slow_net_sec=ssec, slow_net_share=ssec / sec, slow_net_memory=_mem(c2),
+      rec.update(slow_net_sec=ssec, slow_net_share=ssec / sec, slow_net_memory=xla_memory(c2),
                  slow_net_compile_s=scomp)
     out["methods"][m] = rec
     print(m, json.dumps(rec), flush=True)

@@ -37,6 +37,7 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.common import xla_memory  # noqa: E402
 from jaxlab.configs import load_config  # noqa: E402
 from jaxlab.projects.memristive_dbn import devices  # noqa: E402
 from jaxlab.projects.memristive_dbn import method  # noqa: E402
@@ -44,13 +45,6 @@ from jaxlab.projects.memristive_dbn import model  # noqa: E402
 from jaxlab.projects.memristive_dbn import train as mtrain  # noqa: E402
 
 
-def _mem(compiled) -> dict:
-  try:
-    m = compiled.memory_analysis()
-    return {"argument_bytes": int(m.argument_size_in_bytes),
-            "temp_bytes": int(m.temp_size_in_bytes)}
-  except Exception as e:  # not every backend reports it
-    return {"error": repr(e)}
 
 
 def _copy(tree):
@@ -61,7 +55,7 @@ def _compile(jitted, *args, **kw):
   """(seconds to lower + compile, XLA memory analysis); later calls hit the compile cache."""
   t0 = time.perf_counter()
   compiled = jitted.lower(*args, **kw).compile()
-  return time.perf_counter() - t0, _mem(compiled)
+  return time.perf_counter() - t0, xla_memory(compiled)
 
 
 def _time_epoch(fn, state, repeats):
