@@ -480,8 +480,10 @@ def check_config(config):
   for key, valid in _CHOICES.items():
     if config.method[key] not in valid:
       raise ValueError(f"method.{key} must be one of {valid}, got {config.method[key]!r}")
-  unknown = [d for d in tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
-             if d != "yflash" and d not in devices.DEVICES]
+  names = tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
+  if config.sweep.enabled:
+    names += (config.sweep.device,)
+  unknown = [d for d in names if d != "yflash" and d not in devices.DEVICES]
   if unknown:
     raise ValueError(f"unknown device(s) {unknown}; valid: yflash, {', '.join(devices.DEVICES)}")
 

@@ -27,6 +27,7 @@ def test_configs_load(name):
     ("method.label_sampling=categorial", "label_sampling"),
     ("method.readout=energy", "readout"),
     ("runs.cdacc_devices=('ag_si','tiox')", "tiox"),
+    ("sweep.enabled=True,sweep.device=hfo", "hfo"),
 ])
 def test_bad_choices_fail_before_training(tmp_path, arg, match):
   with pytest.raises(ValueError, match=match):
