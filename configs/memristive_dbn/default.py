@@ -3,9 +3,11 @@ up-down fine-tuning with CD-20 in the top RBM, deterministic and 50-pass samplin
 
   python scripts/train.py --config=configs/memristive_dbn/default.py --workdir=/work/workdirs/memristive_dbn/default
 
-Measured on one CPU core (seed 0): software 95.33 % det / 97.27 % sampling in 55 min, CDacc on the
-ideal device 94.95 % / 96.05 % in 83 min, on PCMO 95.09 % / 96.42 % in 59 min
-(jaxlab/projects/memristive_dbn/README.md). Paper
+Measured on one CPU core, seeds 0 / 1 (det / sampling read-out): software 95.33 / 95.28 % det,
+97.27 / 97.24 % sampling; CDacc on the ideal device 94.95 / 95.27 % det; on PCMO 95.09 / 94.81 % det,
+96.42 / 96.50 % sampling. 24-28 min per run on a quiet core (55-83 min on a shared one);
+every figure and command is in jaxlab/projects/memristive_dbn/README.md. A restarted run resumes
+from its last epoch-end checkpoint. Paper
 (abstract): 95-97 % MNIST test accuracy across devices, ~100x fewer writes than conventional
 online training.
 """
