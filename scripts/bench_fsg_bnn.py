@@ -34,8 +34,6 @@ from jaxlab.projects.fsg_bnn import model as fmodel  # noqa: E402
 from jaxlab.projects.fsg_bnn import train as ftrain  # noqa: E402
 
 
-
-
 def _time(fn, n):
   ts = []
   for _ in range(n):

@@ -45,8 +45,6 @@ from jaxlab.projects.memristive_dbn import model  # noqa: E402
 from jaxlab.projects.memristive_dbn import train as mtrain  # noqa: E402
 
 
-
-
 def _copy(tree):
   return jax.tree.map(jnp.copy, tree)
 
@@ -173,7 +171,7 @@ def main(argv=None):
       print(f"{scheme:9s} {name:14s} {warm * scale:7.2f} s/epoch  compile {comp:5.1f} s",
             flush=True)
       rbms.append(syns)
-    # Up-down epoch on a whole DBN (RBM2's arrays re-use RBM1-sized shapes where they differ).
+    # Up-down epoch on a whole DBN: the two RBMs timed above plus a fresh RBM2.
     rbm2 = model.init_synapses(jax.random.fold_in(key, 7), model.rbm_shapes(n_hid, n_pen), scheme,
                                sp, float(cfg.model.w_std), w_max)
     dbn = mtrain._dbn_from_rbms(rbms[0], rbm2, rbms[1], jax.random.fold_in(key, 9), scheme, sp)

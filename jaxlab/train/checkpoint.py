@@ -9,15 +9,14 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from jaxlab.train.state import TrainState
-
 
 class CheckpointError(RuntimeError):
   pass
 
 
 class Checkpointer:
-  """Saves `TrainState` plus a JSON `meta` dict under `<workdir>/checkpoints/<step>`."""
+  """Saves a `TrainState` (or any pytree of arrays, with an explicit step) plus a JSON `meta`
+  dict under `<workdir>/checkpoints/<step>`."""
 
   def __init__(self, workdir: str | pathlib.Path, *, max_to_keep: int = 2):
     self.directory = pathlib.Path(workdir).absolute() / "checkpoints"
@@ -28,8 +27,10 @@ class Checkpointer:
   def latest_step(self) -> int | None:
     return self.manager.latest_step()
 
-  def save(self, state: TrainState, meta: dict | None = None, *, wait: bool = False) -> None:
-    step = int(jax.device_get(state.step))
+  def save(self, state: Any, meta: dict | None = None, *, wait: bool = False,
+           step: int | None = None) -> None:
+    """`step` defaults to `state.step` (a TrainState); give it for any other pytree."""
+    step = int(jax.device_get(state.step)) if step is None else int(step)
     if step in self.manager.all_steps():
       return
     self.manager.save(step, args=ocp.args.Composite(
@@ -37,8 +38,9 @@ class Checkpointer:
     if wait:
       self.manager.wait_until_finished()
 
-  def restore(self, target: TrainState) -> tuple[TrainState, dict] | None:
-    """Restores the newest readable checkpoint into the structure of `target`.
+  def restore(self, target: Any = None) -> tuple[Any, dict] | None:
+    """Restores the newest readable checkpoint into the structure of `target` (None: the tree
+    as it was saved, with numpy arrays).
 
     Returns None when the workdir has none. A checkpoint that cannot be read (truncated copy,
     different model config) is skipped with a warning in favour of an older one; nothing on disk
@@ -47,7 +49,8 @@ class Checkpointer:
     steps = sorted(self.manager.all_steps(), reverse=True)
     if not steps:
       return None
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+    abstract = (None if target is None
+                else jax.tree.map(ocp.utils.to_shape_dtype_struct, target))
     errors = []
     for step in steps:
       try:

@@ -8,7 +8,7 @@ conventional online memristive CD, and the robustness sweep, all from one config
 Every run uses the same seed, initial weights and data order. Each finished run is saved as
 `runs/<name>.json` in the workdir and skipped when the script is started again. Inside a run,
 the synapse state is checkpointed (orbax) at epoch boundaries, at most every
-`train.ckpt_every_s` seconds and at the end of every phase, under `checkpoints/<name>/`; a
+`train.ckpt_every_s` seconds and at the end of every phase, under `runs/<name>/checkpoints/`; a
 restarted run continues from the newest one and gives the same result as an uninterrupted run
 (every random key is derived from the epoch index). The last checkpoint holds the trained DBN.
 `results.json` collects all runs, the write-count ratios and the gates.
@@ -32,7 +32,7 @@ from jaxlab.projects.memristive_dbn import method
 from jaxlab.projects.memristive_dbn import model
 from jaxlab.projects.memristive_dbn import yflash
 from jaxlab.train import write_results, write_run_info
-from jaxlab.train.checkpoint import CheckpointError
+from jaxlab.train.checkpoint import Checkpointer, CheckpointError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,60 +149,38 @@ def _log(progress, msg):
 
 
 class RunCheckpoint:
-  """Epoch-boundary checkpoints of one DBN run: synapse pytrees (orbax) plus a JSON `meta` with
-  the position, the partial results and a fingerprint of everything that shapes the run."""
+  """Epoch-end checkpoints of one DBN run on the shared `Checkpointer`: saves at most every
+  `every_s` seconds (or forced), and a restore is refused when the run's settings differ."""
 
-  def __init__(self, directory, fingerprint: dict, every_s: float):
-    import orbax.checkpoint as ocp  # only runs that checkpoint pay for the import
-    self.ocp = ocp
-    self.directory = pathlib.Path(directory).absolute()
+  def __init__(self, run_dir, fingerprint: dict, every_s: float):
+    self.checkpointer = Checkpointer(run_dir)
+    self.directory = self.checkpointer.directory
     self.fingerprint = json.loads(json.dumps(fingerprint))  # tuples -> lists, as stored
     self.every_s = float(every_s)
     self.last = time.time()
-    self.manager = ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
 
   def restore(self):
     """(state, meta) of the newest readable checkpoint, or None when there is none."""
-    ocp = self.ocp
-    errors = []
-    for step in sorted(self.manager.all_steps(), reverse=True):
-      try:
-        r = self.manager.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
-      except Exception as e:  # orbax raises many types for damaged files
-        errors.append(f"step {step}: {type(e).__name__}: {str(e)[:200]}")
-        continue
-      meta = dict(r.meta)
-      if meta.get("fingerprint") != self.fingerprint:
-        raise CheckpointError(
-            f"the checkpoint in {self.directory} was written by a run with other settings "
-            f"({meta.get('fingerprint')}); this run has {self.fingerprint}. Use a new --workdir, "
-            "or move that folder away to start this run afresh (nothing was deleted).")
-      return jax.tree.map(jnp.asarray, r.state), meta
-    if errors:
+    restored = self.checkpointer.restore()
+    if restored is None:
+      return None
+    state, meta = restored
+    if meta.get("fingerprint") != self.fingerprint:
       raise CheckpointError(
-          f"no checkpoint in {self.directory} could be read:\n  " + "\n  ".join(errors) +
-          "\nMove the damaged step folders (or the whole folder) away to restart the run "
-          "(nothing was deleted).")
-    return None
+          f"the checkpoint in {self.directory} was written by a run with other settings "
+          f"({meta.get('fingerprint')}); this run has {self.fingerprint}. Use a new --workdir, "
+          "or move that folder away to start this run afresh (nothing was deleted).")
+    return jax.tree.map(jnp.asarray, state), meta
 
   def save(self, step: int, state, meta: dict, *, force: bool = False):
     if not force and time.time() - self.last < self.every_s:
       return
-    if step in self.manager.all_steps():
-      return
-    ocp = self.ocp
-    self.manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        meta=ocp.args.JsonSave(dict(meta, fingerprint=self.fingerprint))))
-    # The epoch functions donate these buffers: the write must finish before the next epoch.
-    self.manager.wait_until_finished()
+    # wait: the epoch functions donate these buffers, so the write must finish first.
+    self.checkpointer.save(state, dict(meta, fingerprint=self.fingerprint), step=step, wait=True)
     self.last = time.time()
 
   def close(self):
-    self.manager.wait_until_finished()
-    self.manager.close()
+    self.checkpointer.close()
 
 
 def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
@@ -214,12 +192,13 @@ def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
 
 
 def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=None,
-            pretrain_epochs=None, finetune_epochs=None, progress=True, ckpt_dir=None) -> dict:
+            pretrain_epochs=None, finetune_epochs=None, progress=True, run_dir=None) -> dict:
   """Trains one DBN (pre-training, then up-down fine-tuning) and evaluates it.
 
   Returns a JSON-able dict: accuracies (det per epoch, sampling at the end, free-energy det),
-  write tallies per phase and epoch, endurance stats and wall time. With `ckpt_dir`, the state
-  is checkpointed at epoch boundaries (`train.ckpt_every_s`) and a restarted run resumes there.
+  write tallies per phase and epoch, endurance stats and wall time. With `run_dir`, the state is
+  checkpointed at epoch ends under `run_dir/checkpoints/` (`train.ckpt_every_s`) and a restarted
+  run resumes there.
   """
   xtr, ytr, xte, yte = data
   m, meth, tr = config.model, config.method, config.train
@@ -252,8 +231,8 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   total = 3 * pre_e + fin_e
   # Resume point: `done` epochs in all (pre-training epochs of the three RBMs, then fine-tuning).
   ckpt, state, done = None, None, 0
-  if ckpt_dir is not None:
-    ckpt = RunCheckpoint(ckpt_dir, _fingerprint(config, scheme, device, spec, pre_e, fin_e,
+  if run_dir is not None:
+    ckpt = RunCheckpoint(run_dir, _fingerprint(config, scheme, device, spec, pre_e, fin_e,
                                                 len(xtr)),
                          float(config.train.ckpt_every_s))
     restored = ckpt.restore()
@@ -290,7 +269,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
       else:
         syns = model.init_synapses(jax.random.fold_in(k_init, li), model.rbm_shapes(nv, nh),
                                    scheme, spec, float(m.w_std), w_max)
-      tals = res["pretrain"].get(f"rbm{li + 1}", [])
+      tals = res["pretrain"].setdefault(f"rbm{li + 1}", [])  # appended to below
       for ep in range(first, pre_e):
         order = epoch_order(len(inputs), bs, int(config.seed), 1000 * li + ep)
         v = inputs[order]
@@ -300,14 +279,12 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
             syns, jnp.asarray(v), jax.random.fold_in(k_train, 1000 * li + ep), scal, lr,
             scheme=scheme, n_labels=nl, **common)
         tals.append(_tally_sum(tal))
-        res["pretrain"][f"rbm{li + 1}"] = tals
         done += 1
         bar.update(1)
         _log(progress, f"{name}: rbm{li + 1} epoch {ep + 1}/{pre_e} pulses "
              f"{tals[-1]['pulses']} ({time.time() - t0:.0f}s)")
         save({"rbms": {str(i): r for i, r in enumerate(rbms)}, "cur": syns},
              force=ep == pre_e - 1)
-      res["pretrain"][f"rbm{li + 1}"] = tals
       rbms.append(syns)
       if li < 2:
         inputs = np.asarray(method.deterministic_up(
@@ -506,7 +483,7 @@ def train_and_evaluate(config, workdir) -> dict:
       runs[name] = json.loads(path.read_text())
       continue
     r = run_dbn(config, data, scheme, dev, name=name, progress=progress,
-                ckpt_dir=workdir / "checkpoints" / name)
+                run_dir=workdir / "runs" / name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(r, indent=1))
     runs[name] = r

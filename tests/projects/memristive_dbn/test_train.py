@@ -168,13 +168,13 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
                   "eval.chunk=100,train.ckpt_every_s=0")
   data = _tiny_data()
   kw = dict(name="r", progress=False)
-  ref = train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "a", **kw)
+  ref = train.run_dbn(c, data, scheme, device, run_dir=tmp_path / "a", **kw)
   with monkeypatch.context() as mp:
     _stop_after(mp, stop_in, n)
     with pytest.raises(_Stop):
-      train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "b", **kw)
+      train.run_dbn(c, data, scheme, device, run_dir=tmp_path / "b", **kw)
   capsys.readouterr()
-  got = train.run_dbn(c, data, scheme, device, ckpt_dir=tmp_path / "b", **kw)
+  got = train.run_dbn(c, data, scheme, device, run_dir=tmp_path / "b", **kw)
   done = n if stop_in == "pretrain_epoch" else 3 * 2 + n
   assert f"resuming after epoch {done} of 8" in capsys.readouterr().out
   for k in ("acc_det_per_epoch", "acc_det", "acc_samp", "acc_det_free_energy", "pretrain",
@@ -187,15 +187,15 @@ def test_checkpoint_of_other_settings_or_damaged_is_refused(tmp_path):
   c = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=1,train.finetune_epochs=0,"
                   "eval.chunk=100,eval.n_samples=0,train.ckpt_every_s=0")
   data = _tiny_data()
-  train.run_dbn(c, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+  train.run_dbn(c, data, "software", None, name="r", progress=False, run_dir=tmp_path)
   c2 = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=1,train.finetune_epochs=0,"
                    "eval.chunk=100,eval.n_samples=0,seed=5")
   with pytest.raises(train.CheckpointError, match="other settings"):
-    train.run_dbn(c2, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+    train.run_dbn(c2, data, "software", None, name="r", progress=False, run_dir=tmp_path)
   for f in tmp_path.rglob("*"):
     if f.is_file() and f.stat().st_size > 0 and "meta" not in str(f):
       f.write_bytes(b"garbage")
   before = sorted(str(f) for f in tmp_path.rglob("*"))
-  with pytest.raises(train.CheckpointError, match="could be read"):
-    train.run_dbn(c, data, "software", None, name="r", progress=False, ckpt_dir=tmp_path)
+  with pytest.raises(train.CheckpointError, match="could be restored"):
+    train.run_dbn(c, data, "software", None, name="r", progress=False, run_dir=tmp_path)
   assert sorted(str(f) for f in tmp_path.rglob("*")) == before  # nothing deleted
