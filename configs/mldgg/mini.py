@@ -84,6 +84,7 @@ def get_config(arg=None):
   c.train.ft_steps = 80
   c.train.ft_lr = 0.005  # every method; 0.02 cost the representation learner 6 points (README)
   c.train.wd = 5e-4
+  c.train.target_prior = "fresh"  # or "source_mean": the new domain's prior = mean of the source priors
   c.efficiency = dict(enabled=True, num_nodes=5000)
   c.gates = dict(ordering_min_settings=2, over_scratch=2.0)
   return finalize(c, arg, smoke=smoke)

@@ -257,12 +257,22 @@ def finetune(params, hp, task, graph, support_mask, key, *, num_steps, lr, wd=0.
   return params, losses
 
 
-def with_target_entries(params, fresh, target: Task):
+def with_target_entries(params, fresh, target: Task, prior: str = "fresh"):
   """Pretrained params plus the target's entries: kept when the target shares the feature /
-  label space with a source, else taken from `fresh` (a new initialisation)."""
+  label space with a source, else taken from `fresh` (a new initialisation).
+
+  prior: the new target domain's prior mean, 'fresh' (zeros, as `init_params`) or
+  'source_mean' (the mean of the learned source priors: the target starts from the average
+  source domain instead of the origin).
+  """
+  if prior not in ("fresh", "source_mean"):
+    raise ValueError(f"target prior must be 'fresh' or 'source_mean', got {prior!r}")
   out = dict(params)
   for group, name in (("inp", target.space), ("head", target.label_space),
                       ("prior", target.domain)):
     if group in params and name not in params[group]:
-      out[group] = {**params[group], name: fresh[group][name]}
+      entry = fresh[group][name]
+      if group == "prior" and prior == "source_mean":
+        entry = jnp.mean(jnp.stack(list(params["prior"].values())), axis=0)
+      out[group] = {**params[group], name: entry}
   return out

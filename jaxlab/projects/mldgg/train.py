@@ -130,7 +130,7 @@ def make_runner(config, method, src_tasks, tgt_task, dims, classes):
           params, hp, src_tasks, src_graphs, k_pre, mode=mode, num_steps=t.meta_steps,
           lr=t.outer_lr, sup_frac=t.sup_frac, inner_lr=t.inner_lr, inner_steps=t.inner_steps,
           first_order=t.first_order, wd=t.wd)
-      params = Mth.with_target_entries(params, fresh, tgt_task)
+      params = Mth.with_target_entries(params, fresh, tgt_task, prior=t.target_prior)
     params, ft_loss = Mth.finetune(params, hp, tgt_task, tgt_graph, support, k_ft,
                                    num_steps=t.ft_steps, lr=t.ft_lr, wd=t.wd)
     query = tgt_graph["node_mask"] & ~support

@@ -279,6 +279,15 @@ def test_pretrain_maml_reduces_query_loss_and_keeps_finite():
   fresh = Mth.init_params(KEY, hp, {"a": 6}, {"a": 2}, ["tgt"])
   merged = Mth.with_target_entries(out, fresh, Mth.Task("a", "a", "tgt"))
   assert merged["inp"]["a"] is out["inp"]["a"] and "tgt" in merged["prior"]
+  np.testing.assert_array_equal(merged["prior"]["tgt"], fresh["prior"]["tgt"])
+  # 'source_mean': the target prior is the mean of the (trained, distinct) source priors
+  src_priors = np.stack([np.asarray(out["prior"][d]) for d in ("d0", "d1")])
+  assert not np.allclose(src_priors[0], src_priors[1])
+  merged = Mth.with_target_entries(out, fresh, Mth.Task("a", "a", "tgt"), prior="source_mean")
+  np.testing.assert_allclose(merged["prior"]["tgt"], src_priors.mean(0), rtol=1e-6)
+  assert set(merged["prior"]) == {"d0", "d1", "tgt"}
+  with pytest.raises(ValueError, match="source_mean"):
+    Mth.with_target_entries(out, fresh, Mth.Task("a", "a", "tgt"), prior="sources")
 
 
 def test_memory_pivot_smaller_than_dense():
