@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 from typing import Any
 
@@ -12,6 +13,19 @@ import orbax.checkpoint as ocp
 
 class CheckpointError(RuntimeError):
   pass
+
+
+class _QuietOrbax(logging.Filter):
+  """Drops orbax's INFO/DEBUG records (about 35 lines per save/restore: threads, timings,
+  metadata stores), which buried a run's own progress lines; its warnings and errors pass."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
+# orbax logs through absl, i.e. the Python logger "absl" that jaxlab's own lines also use.
+if not any(isinstance(f, _QuietOrbax) for f in logging.getLogger("absl").filters):
+  logging.getLogger("absl").addFilter(_QuietOrbax())
 
 
 class Checkpointer:

@@ -203,6 +203,26 @@ def test_corrupt_checkpoint_falls_back_then_errors(tmp_path):
   assert (ck / "4").is_dir() and (ck / "2").is_dir()
 
 
+def test_orbax_info_lines_filtered_warnings_kept(tmp_path, caplog):
+  import logging
+  import os
+  caplog.set_level(logging.INFO, logger="absl")
+  ck = train.Checkpointer(tmp_path)
+  ck.save({"a": np.ones(3, np.float32)}, {"k": 1}, step=1, wait=True)
+  assert ck.restore()[1] == {"k": 1}
+  ck.close()
+  logging.getLogger("absl").info("own line")
+  orbax = [r for r in caplog.records if f"{os.sep}orbax{os.sep}" in r.pathname]
+  assert not orbax, [r.getMessage()[:80] for r in orbax[:3]]
+  assert any(r.getMessage() == "own line" for r in caplog.records)
+  # orbax's warnings still pass the filter
+  (f,) = [f for f in logging.getLogger("absl").filters if type(f).__name__ == "_QuietOrbax"]
+  rec = logging.LogRecord("absl", logging.WARNING, f"{os.sep}x{os.sep}orbax{os.sep}y.py", 1,
+                          "w", None, None)
+  assert f.filter(rec) and not f.filter(logging.LogRecord(
+      "absl", logging.INFO, rec.pathname, 1, "i", None, None))
+
+
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw", "lamb",
                                   "lars", "rmsprop", "adafactor", "lion"])
 def test_every_optimizer_builds_and_steps(name):
