@@ -3,8 +3,9 @@
   python scripts/train.py --config=configs/dps/default.py --workdir=/work/workdirs/dps/default
 
 Differences from mini.py: node_dim = time_dim = 128 (paper), K = 20 (10 GAS + 10 TDS),
-≤ 50 epochs with patience 3, lr 1e-4; GAS pretrained a fixed 10 epochs (paper: ≤ 50 with
-early stopping), GAS history cap 256, all 59,835 messages. Needs a GPU or many CPU hours.
+≤ 50 epochs with patience 3, lr 1e-4; GAS pretrained ≤ 50 epochs with early stopping on val
+AUC (patience 3, best epoch restored) as in the official code, GAS history cap 256, all 59,835
+messages. Needs a GPU or many CPU hours.
 """
 
 import importlib.util
@@ -31,7 +32,8 @@ def get_config(arg=None):
   c.gas.num_neighbors = 20
   c.gas.max_history = 256
   c.gas.lr = 1e-4
-  c.gas.pretrain_epochs = 10
+  c.gas.pretrain_epochs = 50
+  c.gas.pretrain_early_stop = True
   c.optim.lr = 1e-4
   c.train.num_epochs = 50
   c.train.patience = 3

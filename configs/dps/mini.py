@@ -62,8 +62,11 @@ def get_config(arg=None):
   c.train.num_epochs = 6  # 2 in the first run (every model still improving at epoch 2)
   c.train.patience = 3
   c.tds = dict(num_positions=100, lam_max=100.0, max_history=256)
-  c.gas = dict(num_neighbors=10, lr=1e-3, pretrain_epochs=1, finetune_lr=1e-4, tau0=1.0,
-               tau_min=0.5, anneal=0.003, mode="soft", max_history=32)
+  # pretrain_early_stop=True: the official recipe (≤ pretrain_epochs epochs, early stopping on
+  # val AUC with train.patience, best epoch restored); False: exactly pretrain_epochs epochs.
+  c.gas = dict(num_neighbors=10, lr=1e-3, pretrain_epochs=1, pretrain_early_stop=False,
+               finetune_lr=1e-4, tau0=1.0, tau_min=0.5, anneal=0.003, mode="soft",
+               max_history=32)
   # Acceptance figures (issue / spec §6): AUC / AP in points, time as a ratio.
   c.gates = dict(auc_gain=0.5, ap_drop=0.3, time_ratio=1.5, lambda_frac=0.5)
   return finalize(c, arg, smoke=smoke)

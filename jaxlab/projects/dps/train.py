@@ -201,8 +201,10 @@ class LinkModel:
 
 
 def fit_model(config, model, key, seed, tables, *, finder=None, train_idx=None,
-              num_epochs=None, validate=True, progress=False, desc=""):
-  """Train with early stopping on val AUC; returns (best params, log dict)."""
+              num_epochs=None, validate=True, test_at_best=None, progress=False, desc=""):
+  """Train with early stopping on val AUC; returns (best params, log dict).
+
+  `test_at_best` overrides `config.eval.test_at_best` (the GAS pretraining never needs it)."""
   ev = model.events
   B = config.data.batch_size
   train_idx = ev.train if train_idx is None else train_idx
@@ -212,7 +214,9 @@ def fit_model(config, model, key, seed, tables, *, finder=None, train_idx=None,
   # eval.test_at_best: after every epoch that improves val AUC, also score the test split with
   # the same sampling rng as the final test evaluation, so `test_*_at_best[e]` is the test figure
   # a run with a budget of e + 1 epochs would report (costs one test pass per improvement).
-  test_at_best = bool(validate and config.eval.get("test_at_best", False))
+  if test_at_best is None:
+    test_at_best = config.eval.get("test_at_best", False)
+  test_at_best = bool(validate and test_at_best)
   best, best_auc, bad = None, -1.0, 0
   # compile once, outside the timed epochs
   rng0 = np.random.default_rng([seed, 99])
@@ -376,14 +380,23 @@ def structure_sampling(config, ev, seed, key, workdir=None, progress=False, need
   t0 = time.perf_counter()
   gas_model = LinkModel(config, ev, (("uniform", config.gas.num_neighbors),), "none",
                         num_layers=1, num_heads=1, lr=config.gas.lr)
+  # gas.pretrain_early_stop: the official recipe (≤ pretrain_epochs epochs, best validation
+  # epoch restored, patience train.patience); off = a fixed number of epochs, last params kept.
+  early = bool(config.gas.get("pretrain_early_stop", False))
   gas_params, glog = fit_model(config, gas_model, jax.random.fold_in(key, 1), seed, None,
                                finder=ev.train_finder, num_epochs=config.gas.pretrain_epochs,
-                               validate=False, progress=progress, desc="gas pretrain")
+                               validate=early, test_at_best=False, progress=progress,
+                               desc="gas pretrain")
   info["gas_pretrain_s"] = time.perf_counter() - t0
+  info["gas_pretrain_epochs"] = len(glog["epoch_s"])
+  if early:
+    info["gas_pretrain_val_auc"] = glog["val_auc"]
   t0 = time.perf_counter()
+  # device arrays: fit_model returns host copies of the best epoch when it validates
+  gas_params = jax.tree_util.tree_map(jnp.asarray, gas_params)
   if config.gas.mode != "atte":
-    gas_params = gumbel_finetune(config, ev, jax.tree_util.tree_map(jnp.asarray, gas_params),
-                                 jax.random.fold_in(key, 2), seed, progress)
+    gas_params = gumbel_finetune(config, ev, gas_params, jax.random.fold_in(key, 2), seed,
+                                 progress)
   info["gas_finetune_s"] = time.perf_counter() - t0
   t0 = time.perf_counter()
   tables["gas"] = dsamp.build_cache(ev.full, dsamp.gas_score_fn(ev.full, gas_params), K,

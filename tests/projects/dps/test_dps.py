@@ -379,6 +379,28 @@ def test_smoke_run_learns(tmp_path, data_dir):
   assert (tmp_path / "seed_0.json").exists()
 
 
+def test_gas_pretrain_early_stopping(data_dir):
+  """gas.pretrain_early_stop: validated epochs, patience respected, best epoch's params kept
+  (the cache built from them equals a cache built from a fresh run stopped at that epoch)."""
+  c = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs=4,"
+                          "gas.pretrain_early_stop=True,train.patience=1,gas.mode='atte'")
+  ev = dtrain.Events(c)
+  key = jax.random.key(0, impl=c.rng_impl)
+  tables, info, _ = dtrain.structure_sampling(c, ev, 0, key, need=("gas",))
+  val = info["gas_pretrain_val_auc"]
+  n = info["gas_pretrain_epochs"]
+  assert 1 <= n <= 4 and len(val) == n
+  best = int(np.argmax(val))
+  if n < 4:  # stopped early: the last epoch did not improve on the best (patience 1)
+    assert best == n - 2
+  # a fixed-epoch run of best + 1 epochs ends at the same params, so the same GAS cache
+  c2 = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs={best + 1},"
+                           "gas.pretrain_early_stop=False,gas.mode='atte'")
+  tables2, info2, _ = dtrain.structure_sampling(c2, ev, 0, key, need=("gas",))
+  assert "gas_pretrain_val_auc" not in info2 and info2["gas_pretrain_epochs"] == best + 1
+  np.testing.assert_array_equal(tables["gas"], tables2["gas"])
+
+
 @pytest.mark.slow
 def test_smoke_all_methods(tmp_path, data_dir):
   c = load_config(CONFIG, f"smoke,data.dir={data_dir}")
