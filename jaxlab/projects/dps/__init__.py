@@ -25,7 +25,8 @@ Deviations from the paper (details in the module docstrings and README):
     mini reproduction uses SNAP CollegeMsg (first 20,000 messages in mini).
   * Mini scale: node_dim = time_dim = 32, K = 10 (5 + 5), ≤ 6 epochs with patience 3, lr 1e-3,
     GAS pretrained 1 epoch without early stopping (paper: 128/128, K = 20, ≤ 50 epochs with
-    patience 3, lr 1e-4).
+    patience 3, lr 1e-4). `gas.pretrain_early_stop=True` (default.py) is the official GAS
+    recipe; at mini scale it measured no gain (README).
   * TDS λ: exact bisection on the monotone derivative instead of cvxpy/ECOS (same optimum);
     nodes with no repeated interaction get λ = 0.
   * GAS fine-tuning: padded histories capped at the most recent `gas.max_history` events and
