@@ -187,8 +187,11 @@ def test_mecoin_outputs_invariant_to_padding_rows():
     a = net.apply(vs, e, mask)
     e_pad = jnp.concatenate([e.at[7:].set(50.), jnp.full((6, H), -3.)])
     b = net.apply(vs, e_pad, jnp.arange(16) < 7)
+    # atol 1e-5: 10 and 16 rows may take different float32 reduction orders (measured up to
+    # 2.8e-6 on one Xeon); a real leak (padding rows counted in the code-faithful attention)
+    # moves these logits by 0.45.
     np.testing.assert_allclose(np.asarray(a["memory_logits"][:7]),
-                               np.asarray(b["memory_logits"][:7]), rtol=1e-5, atol=1e-6)
+                               np.asarray(b["memory_logits"][:7]), rtol=1e-5, atol=1e-5)
 
 
 def test_tiny_overfit_memory_learns_training_labels():
