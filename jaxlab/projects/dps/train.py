@@ -392,11 +392,9 @@ def structure_sampling(config, ev, seed, key, workdir=None, progress=False, need
   if early:
     info["gas_pretrain_val_auc"] = glog["val_auc"]
   t0 = time.perf_counter()
-  # device arrays: fit_model returns host copies of the best epoch when it validates
-  gas_params = jax.tree_util.tree_map(jnp.asarray, gas_params)
   if config.gas.mode != "atte":
-    gas_params = gumbel_finetune(config, ev, gas_params, jax.random.fold_in(key, 2), seed,
-                                 progress)
+    gas_params = gumbel_finetune(config, ev, jax.tree_util.tree_map(jnp.asarray, gas_params),
+                                 jax.random.fold_in(key, 2), seed, progress)
   info["gas_finetune_s"] = time.perf_counter() - t0
   t0 = time.perf_counter()
   tables["gas"] = dsamp.build_cache(ev.full, dsamp.gas_score_fn(ev.full, gas_params), K,
