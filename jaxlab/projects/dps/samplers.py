@@ -296,8 +296,8 @@ def gas_score_fn(finder, gas_params, num_heads=1):
   """Deterministic 1-layer attention logits of the frozen GAS at the row's query time."""
   from jaxlab.projects.dps import model as dmodel
 
-  # device arrays: the jitted scorer closes over them and indexes them with traced ids (host
-  # copies, e.g. fit_model's best-epoch params, would fail there)
+  # device arrays: the jitted scorer closes over them and indexes them with traced ids, which
+  # numpy arrays (e.g. params loaded from disk) do not allow
   gas_params = jax.tree_util.tree_map(jnp.asarray, gas_params)
   p = gas_params["layers"][0]["attn"][0]
 

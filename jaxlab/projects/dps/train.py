@@ -268,7 +268,9 @@ def fit_model(config, model, key, seed, tables, *, finder=None, train_idx=None,
       if bad >= config.train.patience:
         break
   log["best_epoch"] = int(np.argmax(log["val_auc"])) if log["val_auc"] else num_epochs - 1
-  return best, log
+  # the best epoch is snapshotted on the host (the step donates its buffers); hand back device
+  # arrays so every caller gets the same kind of params whether or not it validated
+  return jax.tree_util.tree_map(jnp.asarray, best), log
 
 
 # ------------------------------------------------------------------- structure sampling
@@ -393,8 +395,8 @@ def structure_sampling(config, ev, seed, key, workdir=None, progress=False, need
     info["gas_pretrain_val_auc"] = glog["val_auc"]
   t0 = time.perf_counter()
   if config.gas.mode != "atte":
-    gas_params = gumbel_finetune(config, ev, jax.tree_util.tree_map(jnp.asarray, gas_params),
-                                 jax.random.fold_in(key, 2), seed, progress)
+    gas_params = gumbel_finetune(config, ev, gas_params, jax.random.fold_in(key, 2), seed,
+                                 progress)
   info["gas_finetune_s"] = time.perf_counter() - t0
   t0 = time.perf_counter()
   tables["gas"] = dsamp.build_cache(ev.full, dsamp.gas_score_fn(ev.full, gas_params), K,
