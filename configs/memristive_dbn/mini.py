@@ -49,6 +49,9 @@ def base(project="memristive_dbn"):
   c.train.progress = True
   c.train.ckpt_every_s = 120.0  # checkpoint a run at an epoch end at most this often (0: every)
   c.eval.n_samples = 10
+  # 'samp'/'analog' read-outs see the grey test images, each sampling pass drawing the pixels
+  # afresh (the follow-up's test code); 'binary': the binarised images the det read-out sees.
+  c.eval.samp_input = "grey"
   c.eval.every_epoch = True
   c.eval.chunk = 1000
   c.runs = dict(software=True, cdacc_devices=("ideal",) + LITERATURE,

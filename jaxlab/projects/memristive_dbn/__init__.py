@@ -54,8 +54,9 @@ Deviations from the paper:
     every generative/recognition statistic is an integer count for the digital accumulators; the
     software baseline uses the same counts with lr 0.1.
   * [inferred] Generative weights are fresh device arrays programmed with the recognition weights
-    (with new D2D draws and zeroed accumulators); accumulators of the other arrays persist from
-    pre-training into fine-tuning.
+    (with new D2D draws). Every accumulator starts fine-tuning at zero, as the follow-up's
+    `train_finetune.m` (until 2026-12-07 the pre-trained arrays carried theirs over; each
+    leftover is below theta, so runs before then differ by less than one pulse per device).
   * [inferred] Initial weights N(0, 0.01^2) for every scheme (devices: G+ programmed to
     G_ref + w / (2 W_max)); biases start at 0 (mid range).
   * Random numbers for device-sized arrays (unit sampling, C2C noise, read noise, stochastic
@@ -67,5 +68,10 @@ Deviations from the paper:
     (option 'categorical'), one pulse even when |k| > 1 (option `multi_pulse=True`).
   * Read-out `label_current` (spec): deterministic up-pass, top units from pen with labels off,
     argmax of the top-down current into the label units. `free_energy` (Hinton 2006's exact
-    label posterior) is reported beside it.
+    label posterior) is reported beside it. The sampling read-out is the follow-up's
+    `binary_samp`: each of the n passes draws the grey test pixels afresh as Bernoulli(pixel)
+    and sums the label currents, then the argmax (until 2026-12-07: fixed binarised pixels and
+    a mean of per-pass softmaxes; `eval.samp_input='binary'` keeps the pixels fixed). The
+    follow-up's mean-field `analog` read-out (probabilities as states, grey pixels) is
+    reported as `acc_analog`.
 """

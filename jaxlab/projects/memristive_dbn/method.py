@@ -282,7 +282,7 @@ def finetune_epoch(syns, data, labels, key, scal, lr, *, scheme, n_labels, cd_k,
                                              "chunk"))
 def evaluate(syns, x, y, key, read_noise, *, n_labels, mode="det", n_samples=1,
              readout="label_current", chunk=1000, w_max=1.5):
-  """Test accuracy of the DBN read-out on binary images x [N, 784], labels y [N]."""
+  """Test accuracy of the DBN read-out `mode` (model.predict) on images x [N, 784], labels y [N]."""
   w = model.weights(syns, w_max)
   xs = x.reshape(-1, chunk, x.shape[-1])
 

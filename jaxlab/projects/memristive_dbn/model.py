@@ -122,21 +122,34 @@ def sample_visible(i_vis, key, n_labels: int, label_sampling: str = "bernoulli")
   return jnp.concatenate([body, lab], axis=-1)
 
 
+READ_MODES = ("det", "samp", "analog")
+
+
+def _states(p, key, mode: str):
+  """Unit states from probabilities: 'det' 1[p > 0.5], 'samp' Bernoulli, 'analog' p itself."""
+  if mode == "det":
+    return (p > 0.5).astype(jnp.float32)
+  if mode == "samp":
+    return sample(p, key)
+  if mode == "analog":
+    return p
+  raise ValueError(f"read-out mode must be one of {READ_MODES}, got {mode!r}")
+
+
 def up_pass(x, w, key, read_noise, mode: str = "det", w_max: float = 1.5):
-  """Recognition pass data -> hid -> pen. mode 'det': 1[p > 0.5]; 'samp': Bernoulli states."""
+  """Recognition pass data -> hid -> pen with unit states as `_states(mode)`."""
   k1, k2, k3, k4 = jax.random.split(key, 4)
-  h = jax.nn.sigmoid(read(x, w["vishid"], w["hidrecb"], k1, read_noise, w_max))
-  h = (h > 0.5).astype(jnp.float32) if mode == "det" else sample(h, k2)
-  p = jax.nn.sigmoid(read(h, w["hidpen"], w["penrecb"], k3, read_noise, w_max))
-  return (p > 0.5).astype(jnp.float32) if mode == "det" else sample(p, k4)
+  h = _states(jax.nn.sigmoid(read(x, w["vishid"], w["hidrecb"], k1, read_noise, w_max)), k2, mode)
+  return _states(jax.nn.sigmoid(read(h, w["hidpen"], w["penrecb"], k3, read_noise, w_max)), k4,
+                 mode)
 
 
 def label_logits(pen, w, key, read_noise, n_labels: int, mode: str = "det",
                  readout: str = "label_current", w_max: float = 1.5):
   """Label scores from pen states through the top RBM.
 
-  'label_current' (the spec's read-out): top units from pen (labels off), thresholded (det) or
-  sampled (samp), then the top-down current into the label units. 'free_energy': the exact
+  'label_current' (the spec's read-out): top units from pen (labels off), states as
+  `_states(mode)`, then the top-down current into the label units. 'free_energy': the exact
   log-probability of each label clamped with pen (Hinton 2006's classification).
   """
   wt, bv, bh = w["top_W"], w["top_bv"], w["top_bh"]
@@ -148,23 +161,31 @@ def label_logits(pen, w, key, read_noise, n_labels: int, mode: str = "det",
     return bv[n_pen:][None, :] + jnp.sum(jax.nn.softplus(f), axis=-1)
   if readout != "label_current":
     raise ValueError(f"readout must be 'label_current' or 'free_energy', got {readout!r}")
-  t = jax.nn.sigmoid(read(pen, wt[:n_pen], bh, k1, read_noise, w_max))
-  t = (t > 0.5).astype(jnp.float32) if mode == "det" else sample(t, k2)
+  t = _states(jax.nn.sigmoid(read(pen, wt[:n_pen], bh, k1, read_noise, w_max)), k2, mode)
   return read(t, wt[n_pen:].T, bv[n_pen:], k3, read_noise, w_max)
 
 
 def predict(x, w, key, read_noise, n_labels: int, mode: str = "det", n_samples: int = 1,
             readout: str = "label_current", w_max: float = 1.5):
-  """Predicted class of binary images x [N, 784]. 'samp' averages label softmax over passes."""
-  if mode == "det":
-    pen = up_pass(x, w, key, read_noise, "det", w_max)
+  """Predicted class of images x [N, 784] in [0, 1], the three read-outs of the follow-up's
+  test code (`binary_frz`, `binary_samp`, `analog`):
+
+  'det': one up-pass with states 1[p > 0.5] at every layer (x is expected binary).
+  'samp': `n_samples` stochastic passes; each draws the visible units as Bernoulli(x) afresh
+    (a no-op on binary x; grey-level x gives the follow-up's per-pass pixel sampling) and every
+    hidden layer as Bernoulli(p); the label currents are summed over passes, then the argmax.
+  'analog': one mean-field pass, probabilities as states at every layer (x grey or binary).
+  """
+  if mode != "samp":
+    pen = up_pass(x, w, key, read_noise, mode, w_max)
     return jnp.argmax(label_logits(pen, w, jax.random.fold_in(key, 1), read_noise, n_labels,
-                                   "det", readout, w_max), -1)
+                                   mode, readout, w_max), -1)
 
   def one(k):
-    pen = up_pass(x, w, k, read_noise, "samp", w_max)
-    return jax.nn.softmax(label_logits(pen, w, jax.random.fold_in(k, 1), read_noise, n_labels,
-                                       "samp", readout, w_max), -1)
+    v = sample(x, jax.random.fold_in(k, 2))
+    pen = up_pass(v, w, k, read_noise, "samp", w_max)
+    return label_logits(pen, w, jax.random.fold_in(k, 1), read_noise, n_labels, "samp", readout,
+                        w_max)
 
-  probs = jax.lax.map(one, jax.random.split(key, n_samples))
-  return jnp.argmax(jnp.mean(probs, 0), -1)
+  currents = jax.lax.map(one, jax.random.split(key, n_samples))
+  return jnp.argmax(jnp.sum(currents, 0), -1)

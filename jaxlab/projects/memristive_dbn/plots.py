@@ -40,7 +40,7 @@ def load_runs(workdir) -> dict:
 
 def summarize_runs(runs: dict) -> dict:
   keep = ("scheme", "device", "acc_pretrain_det", "acc_pretrain_det_free_energy",
-          "acc_det_per_epoch", "acc_det", "acc_det_free_energy", "acc_samp", "totals",
+          "acc_det_per_epoch", "acc_det", "acc_det_free_energy", "acc_samp", "acc_analog", "totals",
           "totals_pretrain", "endurance", "wall_s", "seed", "point")
   out = {n: {k: r[k] for k in keep if k in r} for n, r in runs.items()}
   for n, r in runs.items():

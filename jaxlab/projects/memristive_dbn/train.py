@@ -51,6 +51,9 @@ def binarize(images, mode: str = "threshold", key=None):
 
 
 def load_data(config):
+  """(x_train, y_train, x_test, y_test, x_test_grey): binarised train/test images [N, 784], int32
+  labels, and the test images as pixel/255 for the read-outs that see grey levels
+  (`eval.samp_input='grey'`, as the follow-up's `binary_samp` and `analog` test modes)."""
   d = config.data
   kw = dict(source=d.source, data_dir=d.dir or None)
   if d.source == "fake":
@@ -73,8 +76,9 @@ def load_data(config):
   if len(xte) % chunk:
     raise ValueError(f"test size {len(xte)} is not a multiple of eval.chunk={chunk}")
   mode = config.method.visible_binarization
+  grey = np.asarray(xte, np.float32).reshape(len(xte), -1) / 255.0
   return (binarize(xtr, mode, config.seed), ytr.astype(np.int32),
-          binarize(xte, mode, config.seed + 1), yte.astype(np.int32))
+          binarize(xte, mode, config.seed + 1), yte.astype(np.int32), grey)
 
 
 def epoch_order(n, bs, seed, epoch):
@@ -101,7 +105,9 @@ def device_spec(config, device: str, **overrides):
 
 def _dbn_from_rbms(rbm1, rbm2, rbm3, key, scheme, spec):
   """DBN synapses after pre-training; generative arrays are fresh devices programmed with the
-  (transposed) recognition weights: `hidvis = vishid'`."""
+  (transposed) recognition weights: `hidvis = vishid'`. Every CD accumulator starts fine-tuning
+  at zero, as the follow-up's `train_finetune.m` does; pulse counters carry on (endurance is
+  counted over the whole run)."""
   syns = {"vishid": rbm1["W"], "hidrecb": rbm1["bh"], "visgenb": rbm1["bv"],
           "hidpen": rbm2["W"], "penrecb": rbm2["bh"], "hidgenb": rbm2["bv"],
           "top_W": rbm3["W"], "top_bv": rbm3["bv"], "top_bh": rbm3["bh"]}
@@ -119,6 +125,9 @@ def _dbn_from_rbms(rbm1, rbm2, rbm3, key, scheme, spec):
       syns[name] = {"g": jnp.clip(src["g"].T, dev["lo"], dev["hi"]),
                     "acc": jnp.zeros(src["g"].T.shape, jnp.int32),
                     "count": jnp.zeros(src["g"].T.shape, jnp.int32), "dev": dev}
+  for name, syn in syns.items():
+    if isinstance(syn, dict) and "acc" in syn:
+      syns[name] = {**syn, "acc": jnp.zeros_like(syn["acc"])}
   return syns
 
 
@@ -200,7 +209,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   checkpointed at epoch ends under `run_dir/checkpoints/` (`train.ckpt_every_s`) and a restarted
   run resumes there.
   """
-  xtr, ytr, xte, yte = data
+  xtr, ytr, xte, yte, xte_grey = data
   m, meth, tr = config.model, config.method, config.train
   n_vis, n_hid, n_pen, n_top, n_lab = model.layer_sizes(config)
   if xtr.shape[1] != n_vis:
@@ -251,10 +260,13 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
                   leave=False)
   ev = dict(n_labels=n_lab, chunk=min(int(config.eval.chunk), len(xte)), w_max=w_max)
   xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
+  # 'samp' and 'analog' read the grey test images (the follow-up's test code) or the binary ones.
+  x_stoch = jnp.asarray(xte_grey) if config.eval.samp_input == "grey" else xte_j
   dbn = None
 
   def acc(mode="det", readout=meth.readout, n_samples=1, salt=0):
-    return float(method.evaluate(dbn, xte_j, yte_j, jax.random.fold_in(k_eval, salt), rn,
+    x = xte_j if mode == "det" else x_stoch
+    return float(method.evaluate(dbn, x, yte_j, jax.random.fold_in(k_eval, salt), rn,
                                  mode=mode, n_samples=n_samples, readout=readout, **ev))
 
   if state is not None and "dbn" in state:  # restarted during fine-tuning
@@ -313,8 +325,10 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   bar.close()
   res["acc_det"] = acc(salt=3)
   res["acc_det_free_energy"] = acc(readout="free_energy", salt=4)
+  res["acc_analog"] = acc(mode="analog", salt=6)
   if int(config.eval.n_samples) > 0:
     res["acc_samp"] = acc(mode="samp", n_samples=int(config.eval.n_samples), salt=5)
+  res["samp_input"] = str(config.eval.samp_input)
   phases = [t for ts in res["pretrain"].values() for t in ts] + res["finetune"]
   res["totals"] = {k: int(sum(t[k] for t in phases)) for k in method.STAT_KEYS}
   res["totals_pretrain"] = {k: int(sum(t[k] for ts in res["pretrain"].values() for t in ts))
@@ -339,7 +353,8 @@ def summarize(config, runs: dict) -> dict:
   out = {"runs": {}, "ratios": {}, "gates": {}}
   for name, r in runs.items():
     out["runs"][name] = {k: r.get(k) for k in ("scheme", "device", "acc_pretrain_det",
-                                               "acc_det", "acc_samp", "acc_det_free_energy",
+                                               "acc_det", "acc_samp", "acc_analog",
+                                               "acc_det_free_energy",
                                                "acc_pretrain_det_free_energy", "totals",
                                                "wall_s")}
     out["runs"][name]["max_pulses_per_device"] = r.get("endurance", {}).get(
@@ -450,6 +465,7 @@ def sweep_gate(config, res: dict) -> dict:
 _CHOICES = {"label_sampling": ("bernoulli", "categorical"),
             "visible_binarization": ("threshold", "bernoulli"),
             "readout": ("label_current", "free_energy")}
+_EVAL_CHOICES = {"samp_input": ("grey", "binary")}
 
 
 def check_config(config):
@@ -457,6 +473,9 @@ def check_config(config):
   for key, valid in _CHOICES.items():
     if config.method[key] not in valid:
       raise ValueError(f"method.{key} must be one of {valid}, got {config.method[key]!r}")
+  for key, valid in _EVAL_CHOICES.items():
+    if config.eval[key] not in valid:
+      raise ValueError(f"eval.{key} must be one of {valid}, got {config.eval[key]!r}")
   names = tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
   if config.sweep.enabled:
     names += (config.sweep.device,)

@@ -20,7 +20,9 @@ Deviations from the paper (the paper body was not readable; see /work/shared/spe
 - Structure learner on the first-layer hidden features h0 = X W_in (not raw X): with per-graph
   feature spaces this is what makes θ_t transferable (spec §3.1 allows hidden features).
 - Edge probabilities π = clip(S, 0, 1) of the head-averaged weighted cosine S (GraphGLOW's
-  ε = 0 neighbourhood); relaxed Bernoulli (logistic noise, temperature τ) in training, π itself
+  ε = 0 neighbourhood: pivots with S <= 0 get weight exactly 0, in training too); per-head
+  weights Glorot-uniform as GraphGLOW (until 2026-12-07 they started at ones, so the H heads
+  stayed identical: one head in effect); relaxed Bernoulli (logistic noise, temperature τ) in training, π itself
   at evaluation. Combination λ Â + (1 − λ) RowNorm(B) RowNorm(Bᵀ) (λ = graph_skip_conn,
   inferred from GraphGLOW). Optional top-k pivots per node (`top_k`, spec §3.1); off by
   default (GraphGLOW's ε = 0; top-k 16 measured within one seed's noise: 68.4 vs 67.1).
@@ -67,9 +69,12 @@ def dense(p, x):
 # Structure learner f_t.
 
 def init_structure_learner(key, dim, num_heads):
-  """θ_t: one weight vector per head, [H, dim], initialised to ones (plain cosine), as GraphGLOW."""
-  del key
-  return {"w": jnp.ones((num_heads, dim), jnp.float32)}
+  """θ_t: one weight vector per head, [H, dim], Glorot-uniform as GraphGLOW's weighted cosine.
+
+  The heads must start distinct: heads that start equal get equal gradients under Adam and stay
+  equal for ever, which collapses the H-head learner into one head.
+  """
+  return {"w": glorot(key, (num_heads, dim))}
 
 
 def sample_pivots(key, node_mask, num_pivots):
@@ -100,12 +105,14 @@ def structure_learner(theta_t, z, pivots, node_mask, key=None, *, temperature=0.
       top-k per row; a Python int, static), 0 keeps all (GraphGLOW's ε = 0 neighbourhood).
   """
   sim = pivot_similarity(theta_t, z, pivots)
+  # The clip keeps the logit finite; the ε = 0 neighbourhood mask below zeroes S <= 0 exactly.
   prob = jnp.clip(sim, 1e-4, 1.0 - 1e-4)
   if key is None:
     b = prob
   else:
     noise = jax.random.logistic(key, prob.shape)
     b = jax.nn.sigmoid((jnp.log(prob) - jnp.log1p(-prob) + noise) / temperature)
+  b = b * (sim > 0.0).astype(b.dtype)
   if top_k:
     kth = jax.lax.top_k(jax.lax.stop_gradient(sim), top_k)[0][:, -1:]
     b = b * (sim >= kth).astype(b.dtype)

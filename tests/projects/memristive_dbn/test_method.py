@@ -131,6 +131,40 @@ def test_sampling_readout_matches_deterministic_at_low_temperature():
   chex.assert_shape(det, (16,))
 
 
+def test_analog_readout_matches_deterministic_at_low_temperature():
+  w = _toy_dbn(scale=40.0)
+  x = jnp.asarray((np.random.default_rng(3).random((16, 8)) > 0.5).astype(np.float32))
+  np.testing.assert_array_equal(model.predict(x, w, KEY, 0.0, 3, "analog"),
+                                model.predict(x, w, KEY, 0.0, 3, "det"))
+  with pytest.raises(ValueError, match="mode"):
+    model.predict(x, w, KEY, 0.0, 3, "bogus")
+
+
+def _copy_chain_dbn():
+  """One pixel copied up to one top unit (steep sigmoids); the top unit on votes label 0 (+10
+  current), off votes label 1 (+10): summed currents over passes are a majority vote."""
+  f = lambda *v: jnp.asarray(v, jnp.float32)
+  return {"vishid": f([40.0]).reshape(1, 1), "hidrecb": f(-20.0),
+          "hidpen": f([40.0]).reshape(1, 1), "penrecb": f(-20.0),
+          "top_W": f([40.0], [20.0], [-20.0]), "top_bh": f(-20.0), "top_bv": f(0.0, -10.0, 10.0)}
+
+
+def test_sampling_readout_resamples_grey_pixels_each_pass_and_sums_currents():
+  """The follow-up's binary_samp: pixels drawn as Bernoulli(grey) in every pass. One pass
+  predicts label 0 with probability = the grey level; 25 summed passes are a majority vote
+  (P[Bin(25, 0.3) >= 13] = 0.017); the mean-field read-out sees 0.3 as mostly off."""
+  w = _copy_chain_dbn()
+  x = jnp.full((4000, 1), 0.3, jnp.float32)
+  one = np.asarray(model.predict(x, w, KEY, 0.0, 2, "samp", n_samples=1))
+  assert abs((one == 0).mean() - 0.3) < 0.03
+  many = np.asarray(model.predict(x, w, KEY, 0.0, 2, "samp", n_samples=25))
+  assert (many == 0).mean() < 0.05
+  assert np.all(np.asarray(model.predict(x, w, KEY, 0.0, 2, "analog")) == 1)
+  binary = jnp.asarray([[0.0], [1.0]])  # Bernoulli(0/1) is the pixel itself
+  np.testing.assert_array_equal(model.predict(binary, w, KEY, 0.0, 2, "samp", n_samples=3),
+                                [1, 0])
+
+
 def test_free_energy_readout_shape_and_bad_readout():
   w = _toy_dbn(1.0)
   pen = jnp.ones((4, 5))

@@ -2,6 +2,8 @@
 
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -37,8 +39,10 @@ def test_bad_choices_fail_before_training(tmp_path, arg, match):
 
 def test_real_mnist_loader(data_dir):
   c = load_config(CFG.format("mini"), f"data.num_train=1000,data.num_test=1000,data.dir={data_dir}")
-  xtr, ytr, xte, yte = train.load_data(c)
-  assert xtr.shape == (1000, 784) and xte.shape == (1000, 784)
+  xtr, ytr, xte, yte, grey = train.load_data(c)
+  assert xtr.shape == (1000, 784) and xte.shape == (1000, 784) and grey.shape == xte.shape
+  assert grey.dtype == np.float32 and 0.0 <= grey.min() and grey.max() <= 1.0
+  np.testing.assert_array_equal(xte, (grey > 0.5).astype(np.float32))  # threshold mode
   assert set(np.unique(xtr)) == {0.0, 1.0} and xtr.dtype == np.float32
   assert 0.1 < xtr.mean() < 0.2  # thresholded MNIST: ~13 % pixels on
   assert set(np.unique(ytr)) == set(range(10))
@@ -75,6 +79,27 @@ def test_smoke_train_and_evaluate(tmp_path, data_dir):
   # Resume: a second call reuses the saved runs.
   again = train.train_and_evaluate(c, str(tmp_path))
   assert again["runs"]["cdacc_ag_si"]["acc_det"] == runs["cdacc_ag_si"]["acc_det"]
+
+
+@pytest.mark.parametrize("scheme, device", [("cdacc", "ag_si"), ("cdacc", "yflash"),
+                                            ("software", None)])
+def test_dbn_from_rbms_zeroes_every_accumulator_and_keeps_counts(scheme, device):
+  c = load_config(CFG.format("mini"), "smoke")
+  spec = train.device_spec(c, device) if device else None
+  if scheme == "software":
+    spec = train.devices.get_device("ideal")
+  rbms = []
+  for i, (nv, nh) in enumerate(((6, 4), (4, 3), (5, 7))):
+    syns = train.model.init_synapses(jax.random.key(i), train.model.rbm_shapes(nv, nh), scheme,
+                                     spec)
+    syns = jax.tree.map(lambda a: a + 3 if a.dtype == jnp.int32 else a, syns)  # fake history
+    rbms.append(syns)
+  dbn = train._dbn_from_rbms(*rbms, jax.random.key(9), scheme, spec)
+  accs = [s["acc"] for s in dbn.values() if "acc" in s]
+  assert (len(accs) > 0) == (scheme != "software")
+  assert all(int(jnp.abs(a).max()) == 0 for a in accs)
+  if scheme != "software":
+    assert int(dbn["vishid"]["count"].min()) == 3   # pulses so far still count
 
 
 def test_summarize_compares_pretrain_only_online_with_cdacc_pretraining():
@@ -138,7 +163,7 @@ def _tiny_data(n_train=200, n_test=100):
   rng = np.random.default_rng(0)
   x = (rng.random((n_train + n_test, 784)) < 0.3).astype(np.float32)
   y = rng.integers(0, 10, n_train + n_test).astype(np.int32)
-  return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+  return x[:n_train], y[:n_train], x[n_train:], y[n_train:], x[n_train:]
 
 
 class _Stop(Exception):
@@ -177,7 +202,8 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, capsy
   got = train.run_dbn(c, data, scheme, device, run_dir=tmp_path / "b", **kw)
   done = n if stop_in == "pretrain_epoch" else 3 * 2 + n
   assert f"resuming after epoch {done} of 8" in capsys.readouterr().out
-  for k in ("acc_det_per_epoch", "acc_det", "acc_samp", "acc_det_free_energy", "pretrain",
+  for k in ("acc_det_per_epoch", "acc_det", "acc_samp", "acc_analog", "acc_det_free_energy",
+            "pretrain",
             "finetune", "totals", "endurance"):
     assert got.get(k) == ref.get(k), k
   assert got["wall_s"] > 0

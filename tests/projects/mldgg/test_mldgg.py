@@ -38,7 +38,7 @@ def ring_graph(n, d=6, n_pad=None, e_pad=None, seed=0):
 
 def test_structure_learner_shapes_range_and_padding_rows():
   g = ring_graph(10, d=5, n_pad=16, e_pad=24)
-  theta = M.init_structure_learner(None, 5, 3)
+  theta = M.init_structure_learner(KEY, 5, 3)
   piv = M.sample_pivots(KEY, g["node_mask"], 4)
   chex.assert_shape(piv, (4,))
   assert np.all(np.asarray(g["node_mask"])[np.asarray(piv)])          # pivots are real nodes
@@ -51,6 +51,33 @@ def test_structure_learner_shapes_range_and_padding_rows():
     assert np.all((np.asarray(b) >= 0) & (np.asarray(b) <= 1))
     assert np.all(np.asarray(b)[10:] == 0)                            # padding rows zero
     assert np.all(np.asarray(b).sum(1) <= 4 + 1e-6)
+
+
+def test_structure_heads_start_distinct_and_stay_distinct():
+  """Heads that start equal get equal gradients and never separate (H heads = one head)."""
+  g = ring_graph(10, d=5)
+  theta = M.init_structure_learner(KEY, 5, 4)
+  w = np.asarray(theta["w"])
+  assert np.all(np.abs(w[1:] - w[0]).max(1) > 1e-3)
+  piv = jnp.arange(0, 10, 2)
+  loss = lambda th: jnp.sum(M.structure_learner(th, g["x"], piv, g["node_mask"]) ** 2)
+  grad = np.asarray(jax.grad(loss)(theta)["w"])
+  assert np.all(np.abs(grad[1:] - grad[0]).max(1) > 1e-6)
+
+
+def test_structure_learner_eps_neighbourhood_zeroes_non_positive_similarity():
+  """GraphGLOW's ε = 0 neighbourhood: a pivot with S <= 0 gets weight exactly 0, with or without
+  the relaxed-Bernoulli noise; with every node a pivot and no noise, B = clip(S, 0, 1)."""
+  g = ring_graph(8, d=4)
+  theta = M.init_structure_learner(KEY, 4, 2)
+  piv = jnp.arange(8)
+  s = np.asarray(M.pivot_similarity(theta, g["x"], piv))
+  assert (s <= 0).any() and (s > 0).any()
+  for key in (None, KEY):
+    b = np.asarray(M.structure_learner(theta, g["x"], piv, g["node_mask"], key))
+    assert np.all(b[s <= 0] == 0.0) and np.all(b[s > 0] > 0.0)
+  b = np.asarray(M.structure_learner(theta, g["x"], piv, g["node_mask"]))
+  np.testing.assert_allclose(b, np.clip(s, 1e-4, 1 - 1e-4) * (s > 0), atol=1e-6)
 
 
 def test_weighted_cosine_closed_form():
