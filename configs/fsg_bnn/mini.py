@@ -45,6 +45,7 @@ def get_config(arg=None):
       d_state=8, d_conv=8,  # code: d_state 16
       fast_hidden=100, fast_nonlinear="none",
       fast_lr=1e-2, slow_lr=1e-3,
+      metaquant_lr=1e-3,    # MetaQuant's fast net (official MultiFC meta-optimizer: Adam 1e-3)
       chunk=1024,           # selective-scan chunk length
       lookahead=True,       # False: no look-ahead (hypernetworks get no signal; tests only)
       update_grad="stale",  # 'stale' (code: W's update uses g_q of step t-1) or 'current'

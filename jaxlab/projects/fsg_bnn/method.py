@@ -157,8 +157,14 @@ def init_hyper(rng, fsg_cfg, num_layers: int) -> dict:
           "lre": jax.random.normal(ke, (num_layers,), jnp.float32)}  # nn.Embedding init N(0, 1)
 
 
-def _hyper_txs(fsg_cfg):
-  return {"fast": optax.adam(float(fsg_cfg.fast_lr)), "slow": optax.adam(float(fsg_cfg.slow_lr))}
+def _hyper_txs(fsg_cfg, method: str | None = None):
+  """Adam of the hypernetworks. MetaQuant's fast net has its own lr (`metaquant_lr`; the official
+  MultiFC meta-optimizer runs at 1e-3 while FSG's fast net runs at 1e-2); Adam's state does not
+  depend on the lr, so `init_state` can build it without the method."""
+  fast_lr = float(fsg_cfg.fast_lr)
+  if method == "metaquant":
+    fast_lr = float(fsg_cfg.get("metaquant_lr", fast_lr))
+  return {"fast": optax.adam(fast_lr), "slow": optax.adam(float(fsg_cfg.slow_lr))}
 
 
 def init_state(weights: dict, rest: dict, batch_stats, hyper: dict, fsg_cfg) -> EstimatorState:
@@ -190,7 +196,8 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
   fast_fn(theta_f, w~) / slow_fn(theta_s, lre, hgs, num_valid) override the hypernetworks (tests).
   with_grads=True also returns grads(state, images, labels, lr) -> (loss, dL/dW_q, dL/drest,
   dL/dhyper) without any update (for tests).
-  fsg_cfg fields: alpha, hgs_length, fast_nonlinear, fast_lr, slow_lr, chunk, lookahead (bool),
+  fsg_cfg fields: alpha, hgs_length, fast_nonlinear, fast_lr, metaquant_lr, slow_lr, chunk,
+  lookahead (bool),
   update_grad ('stale' as the code, or 'current': W's update uses this step's g_q).
   """
   check_method(method)
@@ -204,7 +211,7 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
   nonlinear = fsg_cfg.get("fast_nonlinear", "none")
   fast_fn = fast_fn or (lambda th, x: fast_apply(th, x, nonlinear))
   slow_fn = slow_fn or (lambda th, lre, hgs, k: slow_grads(th, lre, hgs, k, chunk))
-  txs = _hyper_txs(fsg_cfg)
+  txs = _hyper_txs(fsg_cfg, method)
   adam_dir = optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8)
   hyper_m = method in HYPER_METHODS
   slow_m = method in SLOW_METHODS
@@ -213,6 +220,11 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
   if update_uses not in ("fast", "combined"):
     raise ValueError(f"fsg.update_uses must be 'fast' or 'combined', got {update_uses!r}")
   combined = slow_m and (method == "fsg_combined" or update_uses == "combined")
+  if combined and update_grad == "current":
+    # The 'current' update reads this step's fast output only; the slow grad of this step would
+    # need g_q pushed into the HGS first, which the code never does. Refuse, do not drop it.
+    raise ValueError("fsg_combined / fsg.update_uses='combined' needs fsg.update_grad='stale'; "
+                     "update_grad='current' has no slow grad for the weight update")
 
   def step(state: EstimatorState, images, labels, lr, grads_only=False):
     lr = jnp.asarray(lr, jnp.float32)

@@ -257,7 +257,10 @@ def ema_kmeans_update(memory, q, mask, rng, *, decay=0.95, eps=1e-5, dead_factor
   dead = cs < threshold
   pick = jax.random.categorical(rng, jnp.where(mask, 0., -jnp.inf), shape=(C, M))
   fresh = q[pick, jnp.arange(C)[:, None]]                      # [C, M, d]
+  # A restarted key gets a grace count of 2 * threshold before it can be restarted again, and an
+  # EMA sum of fresh * count so that the next step's avg / count keeps it at `fresh`.
+  reset = 2 * threshold
   keys = jnp.where(dead[..., None], fresh, keys)
-  avg = jnp.where(dead[..., None], fresh, avg)
-  cs = jnp.where(dead, 2 * threshold, cs)  # a grace period before it can be restarted again
+  avg = jnp.where(dead[..., None], fresh * reset, avg)
+  cs = jnp.where(dead, reset, cs)
   return dict(memory, keys=keys, embed_avg=avg, cluster_size=cs), qerr

@@ -23,10 +23,19 @@ def table(res):
   return "\n".join(rows)
 
 
+# The spec's own references (spec section 6): its `finetune` is a linear head on the frozen
+# encoder and its `finetune_replay` that head on the accumulated shots, i.e. our
+# `finetune_head` / `finetune_head_replay`; the whole-GCN `finetune` is the GFSCIL literature's.
+REPLAY_OF = {"finetune": "finetune_replay", "finetune_valsel": "finetune_replay",
+             "finetune_head": "finetune_head_replay"}
+
+
 def gates(res, method="mecoin", finetune="finetune"):
-  """The issue's gates for one Mecoin variant against one fine-tuning reference:
-  (name, passed, measured text)."""
-  m, ft, ncm = (res["methods"][k] for k in (method, finetune, "ncm"))
+  """The issue's and the spec's gates for one Mecoin variant against one fine-tuning reference:
+  (name, passed, measured text). The replay gate (spec: average accuracy >= replay - 1) uses
+  `REPLAY_OF[finetune]`; the parameter gate always compares with fine-tuning the whole GCN."""
+  methods = res["methods"]
+  m, ft, ncm = (methods[k] for k in (method, finetune, "ncm"))
   out = []
   d = m["last_mean"] - ft["last_mean"]
   out.append((f"last-session acc >= {finetune} + 15", d >= 15,
@@ -41,9 +50,19 @@ def gates(res, method="mecoin", finetune="finetune"):
   d = m["last_mean"] - ncm["last_mean"]
   out.append(("last-session acc >= NCM - 2", d >= -2,
               f"{m['last_mean']:.1f} vs {ncm['last_mean']:.1f} ({d:+.1f})"))
-  ratio = ft["trainable_params_per_session"] / max(m["trainable_params_per_session"], 1)
+  if "avg_mean" in m:
+    d = m["avg_mean"] - ncm["avg_mean"]
+    out.append(("average acc >= NCM - 2", d >= -2,
+                f"{m['avg_mean']:.1f} vs {ncm['avg_mean']:.1f} ({d:+.1f})"))
+    rep = REPLAY_OF.get(finetune)
+    if rep in methods:
+      d = m["avg_mean"] - methods[rep]["avg_mean"]
+      out.append((f"average acc >= {rep} - 1", d >= -1,
+                  f"{m['avg_mean']:.1f} vs {methods[rep]['avg_mean']:.1f} ({d:+.1f})"))
+  gnn = methods.get("finetune", ft)
+  ratio = gnn["trainable_params_per_session"] / max(m["trainable_params_per_session"], 1)
   out.append(("trainable params ~10x fewer than fine-tuning the GNN", ratio >= 8,
-              f"{m['trainable_params_per_session']:,} vs {ft['trainable_params_per_session']:,} "
+              f"{m['trainable_params_per_session']:,} vs {gnn['trainable_params_per_session']:,} "
               f"({ratio:.1f}x)"))
   return out
 
@@ -54,7 +73,7 @@ def main(paths):
     print(f"\n### {res['dataset']} ({len(res['seeds'])} seeds {res['seeds']}, wall "
           f"{res['wall_time_s']:.0f} s)\n")
     print(table(res))
-    refs = [k for k in ("finetune", "finetune_valsel") if k in res["methods"]]
+    refs = [k for k in ("finetune", "finetune_valsel", "finetune_head") if k in res["methods"]]
     for method in [k for k in res["methods"] if k.startswith("mecoin")]:
       for ref in refs:
         print(f"\n{method} vs {ref}: " + "; ".join(f"{g}: {'PASS' if ok else 'MISS'} ({t})"

@@ -217,3 +217,21 @@ def test_unknown_method_and_bad_update_grad():
     fm.make_train_step("bop", apply_fn, fsg_cfg())
   with pytest.raises(ValueError, match="update_grad"):
     fm.make_train_step("fsg", apply_fn, fsg_cfg(update_grad="later"))
+  # The 'current' update has no slow grad: combining it must be refused, not silently dropped.
+  with pytest.raises(ValueError, match="combined"):
+    fm.make_train_step("fsg_combined", apply_fn, fsg_cfg(update_grad="current"))
+  with pytest.raises(ValueError, match="combined"):
+    fm.make_train_step("fsg", apply_fn, fsg_cfg(update_grad="current", update_uses="combined"))
+
+
+@pytest.mark.parametrize("method, lr", [("metaquant", 1e-3), ("fsg", 1e-2)])
+def test_metaquant_fast_net_has_its_own_learning_rate(method, lr):
+  """Adam's first step moves every parameter with a nonzero gradient by lr: MetaQuant's fast net
+  by `metaquant_lr` (the official MultiFC meta-optimizer's 1e-3), FSG's by `fast_lr`."""
+  cfg = fsg_cfg(metaquant_lr=1e-3)
+  tx = fm._hyper_txs(cfg, method)["fast"]
+  theta = fm.init_fast(jax.random.PRNGKey(0), 8)
+  g = jax.tree.map(lambda a: jnp.full_like(a, 0.3), theta)
+  upd, _ = tx.update(g, tx.init(theta), theta)
+  for u in jax.tree.leaves(upd):
+    np.testing.assert_allclose(np.abs(np.asarray(u)), lr, rtol=1e-4)

@@ -194,6 +194,21 @@ def test_mecoin_outputs_invariant_to_padding_rows():
                                np.asarray(b["memory_logits"][:7]), rtol=1e-5, atol=1e-5)
 
 
+def test_ema_kmeans_restarted_key_stays_where_it_restarted():
+  """A dead key restarts at a query and must stay there while nothing is assigned to it (its EMA
+  sum is fresh * count, so avg / count = fresh); it used to jump to fresh / count."""
+  p = jnp.asarray([3.0, -2.0])
+  q = jnp.broadcast_to(p, (20, 1, 2))                 # every query at p, one codebook
+  mem = {"keys": jnp.asarray([[[3.0, -2.0], [100.0, 100.0]]]),
+         "cluster_size": jnp.asarray([[20.0, 0.0]])}
+  mem["embed_avg"] = mem["keys"] * mem["cluster_size"][..., None]
+  mask = jnp.ones(20, bool)
+  mem, _ = mmodel.ema_kmeans_update(mem, q, mask, _key(0))      # key 1 is dead -> restarts at p
+  np.testing.assert_allclose(mem["keys"][0, 1], p, atol=1e-5)
+  mem, _ = mmodel.ema_kmeans_update(mem, q, mask, _key(1))      # ties go to key 0
+  np.testing.assert_allclose(mem["keys"][0], np.stack([p, p]), atol=1e-3)
+
+
 def test_tiny_overfit_memory_learns_training_labels():
   # Enough key slots per codebook (16 >= 12 points) that k-means can give every training
   # query its own key; with fewer slots two classes may share a key and 100% is unreachable.

@@ -88,6 +88,26 @@ def test_report_gates_read_each_finetune_reference():
   assert loose == [False, False, False, True]
 
 
+def test_report_spec_reference_adds_average_and_replay_gates():
+  """Spec section 6: >= NCM - 2 and >= replay - 1 on average accuracy; the spec's `finetune` is
+  our frozen-encoder `finetune_head`, paired with `finetune_head_replay`; parameters are always
+  compared with fine-tuning the whole GCN."""
+  from jaxlab.projects.mecoin import report
+  m = lambda last, avg, pd, p: {"last_mean": last, "avg_mean": avg, "pd_mean": pd,  # noqa: E731
+                                "trainable_params_per_session": p}
+  res = {"methods": {"mecoin": m(52., 71., 41., 9_000), "ncm": m(53., 72., 41., 0),
+                     "finetune": m(18., 47., 75., 190_000), "finetune_head": m(15., 45., 78., 455),
+                     "finetune_replay": m(48., 69., 45., 190_000),
+                     "finetune_head_replay": m(54., 73., 40., 455)}}
+  head = dict((g, ok) for g, ok, _ in report.gates(res, "mecoin", "finetune_head"))
+  assert head["average acc >= NCM - 2"] is True
+  assert head["average acc >= finetune_head_replay - 1"] is False   # 71 vs 73
+  assert head["PD <= 0.5 x PD(finetune_head)"] is False             # 41 > 39
+  assert head["trainable params ~10x fewer than fine-tuning the GNN"] is True
+  gnn = dict((g, ok) for g, ok, _ in report.gates(res, "mecoin", "finetune"))
+  assert gnn["average acc >= finetune_replay - 1"] is True          # 71 vs 69
+
+
 def test_forgetting_closed_form():
   # One seed, 3 sessions. Group 0 (base): 90 -> 80 -> 60 (best 90, forgets 30). Group 1: learned
   # at session 1 at 50, rises to 70 at session 2 (no forgetting: best-before-last is 50 and the
