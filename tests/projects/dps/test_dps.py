@@ -424,3 +424,35 @@ def test_real_split(data_dir):
   ev2 = dtrain.Events(c)
   np.testing.assert_array_equal(ev.test_neg, ev2.test_neg)  # fixed negatives
   assert ev.test_neg.min() >= 1 and ev.test_neg.max() <= ev.num_nodes
+
+
+def test_sampler_stats_script_closed_form():
+  """scripts/dps_sampler_stats.py on one node with 8 past events, K = 4: GAS picks the two
+  oldest, TDS the newest and one GAS pick again, so DPS holds 3 distinct events, 1 shared, and
+  3 of its 4 slots are older than the 4 most recent."""
+  import importlib.util
+  import pathlib
+  import types
+  path = pathlib.Path(__file__).parents[3] / "scripts" / "dps_sampler_stats.py"
+  spec = importlib.util.spec_from_file_location("dps_sampler_stats", path)
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  src = np.array([1] * 8 + [1])
+  dst = np.array([2, 3, 4, 5, 6, 7, 8, 9, 10])
+  t = np.array([1, 2, 3, 4, 5, 6, 7, 8, 100])
+  f = dsamp.NeighborFinder(src, dst, t, 10)
+  ev = types.SimpleNamespace(full=f, src=src, dst=dst, t=t, test=np.array([8]))
+  gas = -np.ones((f.num_rows, 4), np.int64)
+  tds = -np.ones((f.num_rows, 4), np.int64)
+  row = f.row_offset[1] + 8
+  gas[row, :2] = [0, 1]
+  tds[row, :2] = [7, 1]
+  out = mod.stats(ev, {"gas": gas, "tds": tds}, 4, 4)
+  assert out["queries"] == 1                      # node 10 has no history
+  assert out["distinct_events_dps"] == 3 and out["distinct_events_recent"] == 4
+  assert out["shared_by_gas_and_tds"] == 1
+  assert out["share_of_dps_slots_older_than_recent_k"] == pytest.approx(0.75)
+  ps = out["per_sampler"]
+  assert ps["gas_2"]["median_age_h"] == pytest.approx(98.5 / 3600)
+  assert ps["recent_2"]["median_age_h"] == pytest.approx(92.5 / 3600)
+  assert ps["tds_2"]["distinct_partners"] == 2 and ps["recent_2"]["distinct_partners"] == 2
