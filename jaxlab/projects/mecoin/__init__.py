@@ -43,8 +43,12 @@ reconstruction from the abstract, Fig. 1 and the official code):
   * The synapse block stays at its random initialisation in every session (`train_synapse=False`;
     in the official code it never receives gradient either); MeCs's final Linear starts at the
     identity. Keys are frozen after `prepare_steps` full-batch EMA k-means steps on the base
-    pretraining nodes (the code's one pass in mini-batches); restarted dead keys get a grace
-    count of twice the threshold.
+    pretraining nodes (the code's one pass in mini-batches). The k-means runs on the MeCs
+    outputs, the vectors that retrieval compares with the keys, as the official EMA update does
+    (it averages the post-attention `flatten`); the spec's pseudo-code writes `query(...)`, the
+    pre-MeCs queries. Restarted dead keys get a grace count of twice the threshold and keep
+    their restart point (until 2026-12-07 their EMA sum was not scaled by that count, so a
+    restarted key moved to fresh / count on the next step).
   * Loss: the default adds label-smoothed CE on the memory logits to the spec's GKIM loss
     (symmetric KL + CE on the MLP head). With the spec's loss alone the memory stayed at the
     majority class in our calibration (the MLP head learns, the values do not); that loss is the
