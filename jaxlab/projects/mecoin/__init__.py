@@ -71,7 +71,9 @@ reconstruction from the abstract, Fig. 1 and the official code):
     fixed budget and keeps the last step (the usual GFSCIL protocol; the paper's exact protocol
     could not be read); `finetune_valsel` keeps the step with the best accuracy on the
     accumulated validation nodes instead, which peeks at old-class labels and stops before
-    forgetting. Both are reported; the gates are read against both.
+    forgetting. The spec's own `finetune` / `finetune_replay` are a linear head on the frozen
+    encoder (our `finetune_head` / `finetune_head_replay`). All are reported, and `report.py`
+    reads the gates against each of the three references.
   * Baselines beside Mecoin are ours (fine-tune / replay / head-only / NCM / joint); the paper's
     baselines (EWC, MAS, LwF, TWP, ER-GNN, Geometer, HAG-Meta) are not implemented.
 """
