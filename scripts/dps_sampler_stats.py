@@ -28,12 +28,6 @@ from ml_collections import config_flags  # noqa: E402
 
 from jaxlab.projects.dps import train as dtrain  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "the DPS run's config")
-_WORKDIR = flags.DEFINE_string("workdir", None, "the DPS run's workdir (holds samplers_seed*.npz)")
-_SEED = flags.DEFINE_integer("seed", 0, "which seed's sampler tables")
-_MIN_HISTORY = flags.DEFINE_integer("min_history", 0, "only queries with >= this many past "
-                                    "events (0: 2K, so that every sampler has a choice)")
-flags.mark_flags_as_required(["config", "workdir"])
 
 
 def stats(ev, tables, k, min_history):
@@ -71,8 +65,9 @@ def stats(ev, tables, k, min_history):
 
 def main(argv):
   del argv
-  config = _CONFIG.value
-  path = pathlib.Path(_WORKDIR.value) / f"samplers_seed{_SEED.value}.npz"
+  f = flags.FLAGS
+  config = f.config
+  path = pathlib.Path(f.workdir) / f"samplers_seed{f.seed}.npz"
   if not path.exists():
     raise SystemExit(f"{path} not found: run DPS with this workdir first (it caches the sampler "
                      "tables per seed), or pass the right --workdir/--seed")
@@ -85,10 +80,17 @@ def main(argv):
   if tables["gas"].shape[0] != ev.full.num_rows:
     raise SystemExit(f"{path} has {tables['gas'].shape[0]} cache rows but this config's events "
                      f"give {ev.full.num_rows}: pass the run's config")
-  out = stats(ev, tables, k, _MIN_HISTORY.value or 2 * k)
-  out.update(workdir=str(_WORKDIR.value), seed=_SEED.value)
+  out = stats(ev, tables, k, f.min_history or 2 * k)
+  out.update(workdir=str(f.workdir), seed=f.seed)
   print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
+  # Flags are defined here, not at import, so tests can import `stats` beside other scripts.
+  config_flags.DEFINE_config_file("config", None, "the DPS run's config")
+  flags.DEFINE_string("workdir", None, "the DPS run's workdir (holds samplers_seed*.npz)")
+  flags.DEFINE_integer("seed", 0, "which seed's sampler tables")
+  flags.DEFINE_integer("min_history", 0, "only queries with >= this many past events (0: 2K, so "
+                       "that every sampler has a choice)")
+  flags.mark_flags_as_required(["config", "workdir"])
   app.run(main)

@@ -200,6 +200,36 @@ def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
           "batch_size": int(config.data.batch_size)}
 
 
+def accuracy_fn(config, data, read_noise, k_eval):
+  """acc(dbn, mode, readout, n_samples, salt) -> test accuracy. 'det' reads the binarised test
+  images; 'samp' and 'analog' read the grey ones (`eval.samp_input='grey'`, the follow-up's test
+  code) or the binarised ones ('binary')."""
+  _, _, xte, yte, xte_grey = data
+  n_lab = model.layer_sizes(config)[-1]
+  ev = dict(n_labels=n_lab, chunk=min(int(config.eval.chunk), len(xte)),
+            w_max=float(config.model.w_max))
+  xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
+  x_stoch = jnp.asarray(xte_grey) if config.eval.samp_input == "grey" else xte_j
+
+  def acc(dbn, mode="det", readout=config.method.readout, n_samples=1, salt=0):
+    x = xte_j if mode == "det" else x_stoch
+    return float(method.evaluate(dbn, x, yte_j, jax.random.fold_in(k_eval, salt), read_noise,
+                                 mode=mode, n_samples=n_samples, readout=readout, **ev))
+  return acc
+
+
+def final_readouts(config, acc_of, dbn) -> dict:
+  """Every read-out of a trained DBN, each with its own fixed key salt (so a re-read of a saved
+  DBN reproduces the run's figures)."""
+  out = {"acc_det": acc_of(dbn, salt=3),
+         "acc_det_free_energy": acc_of(dbn, readout="free_energy", salt=4),
+         "acc_analog": acc_of(dbn, "analog", salt=6)}
+  if int(config.eval.n_samples) > 0:
+    out["acc_samp"] = acc_of(dbn, "samp", n_samples=int(config.eval.n_samples), salt=5)
+  out["samp_input"] = str(config.eval.samp_input)
+  return out
+
+
 def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=None,
             pretrain_epochs=None, finetune_epochs=None, progress=True, run_dir=None) -> dict:
   """Trains one DBN (pre-training, then up-down fine-tuning) and evaluates it.
@@ -209,7 +239,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   checkpointed at epoch ends under `run_dir/checkpoints/` (`train.ckpt_every_s`) and a restarted
   run resumes there.
   """
-  xtr, ytr, xte, yte, xte_grey = data
+  xtr, ytr = data[:2]  # test images: accuracy_fn
   m, meth, tr = config.model, config.method, config.train
   n_vis, n_hid, n_pen, n_top, n_lab = model.layer_sizes(config)
   if xtr.shape[1] != n_vis:
@@ -258,16 +288,11 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
 
   bar = tqdm.tqdm(total=total, initial=min(done, total), desc=f"{name}", disable=not progress,
                   leave=False)
-  ev = dict(n_labels=n_lab, chunk=min(int(config.eval.chunk), len(xte)), w_max=w_max)
-  xte_j, yte_j = jnp.asarray(xte), jnp.asarray(yte)
-  # 'samp' and 'analog' read the grey test images (the follow-up's test code) or the binary ones.
-  x_stoch = jnp.asarray(xte_grey) if config.eval.samp_input == "grey" else xte_j
   dbn = None
+  acc_of = accuracy_fn(config, data, rn, k_eval)
 
   def acc(mode="det", readout=meth.readout, n_samples=1, salt=0):
-    x = xte_j if mode == "det" else x_stoch
-    return float(method.evaluate(dbn, x, yte_j, jax.random.fold_in(k_eval, salt), rn,
-                                 mode=mode, n_samples=n_samples, readout=readout, **ev))
+    return acc_of(dbn, mode, readout, n_samples, salt)
 
   if state is not None and "dbn" in state:  # restarted during fine-tuning
     dbn = state["dbn"]
@@ -323,12 +348,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
          f"{res['acc_det_per_epoch'][-1]:.4f} ({time.time() - t0:.0f}s)")
     save({"dbn": dbn}, force=ep == fin_e - 1)
   bar.close()
-  res["acc_det"] = acc(salt=3)
-  res["acc_det_free_energy"] = acc(readout="free_energy", salt=4)
-  res["acc_analog"] = acc(mode="analog", salt=6)
-  if int(config.eval.n_samples) > 0:
-    res["acc_samp"] = acc(mode="samp", n_samples=int(config.eval.n_samples), salt=5)
-  res["samp_input"] = str(config.eval.samp_input)
+  res.update(final_readouts(config, acc_of, dbn))
   phases = [t for ts in res["pretrain"].values() for t in ts] + res["finetune"]
   res["totals"] = {k: int(sum(t[k] for t in phases)) for k in method.STAT_KEYS}
   res["totals_pretrain"] = {k: int(sum(t[k] for ts in res["pretrain"].values() for t in ts))

@@ -225,3 +225,27 @@ def test_checkpoint_of_other_settings_or_damaged_is_refused(tmp_path):
   with pytest.raises(train.CheckpointError, match="could be restored"):
     train.run_dbn(c, data, "software", None, name="r", progress=False, run_dir=tmp_path)
   assert sorted(str(f) for f in tmp_path.rglob("*")) == before  # nothing deleted
+
+
+@pytest.mark.parametrize("scheme, device", [("software", None), ("cdacc", "ag_si")])
+def test_eval_script_rereads_a_finished_run_exactly(tmp_path, scheme, device):
+  """scripts/eval_memristive_dbn.py restores the fine-tuned DBN and reproduces every read-out of
+  the run (same key salts); it refuses a run folder that does not exist."""
+  import importlib.util
+  import pathlib
+  path = pathlib.Path(__file__).parents[3] / "scripts" / "eval_memristive_dbn.py"
+  spec = importlib.util.spec_from_file_location("eval_memristive_dbn", path)
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  c = load_config(CFG.format("mini"), "smoke,train.pretrain_epochs=1,train.finetune_epochs=1,"
+                  "eval.chunk=100,eval.n_samples=3,train.ckpt_every_s=0")
+  data = _tiny_data()
+  name = "software" if scheme == "software" else f"cdacc_{device}"
+  res = train.run_dbn(c, data, scheme, device, name=name, progress=False,
+                      run_dir=tmp_path / "runs" / name)
+  out = mod.reread(c, tmp_path, name, data=data)
+  for k in ("acc_det", "acc_det_free_energy", "acc_analog", "acc_samp"):
+    assert out[k] == res[k], k
+  assert out["finetune_epochs_done"] == 1 and out["scheme"] == scheme
+  with pytest.raises(SystemExit, match="no run folder"):
+    mod.reread(c, tmp_path, "online_ag_si", data=data)
