@@ -29,7 +29,6 @@ from ml_collections import config_flags  # noqa: E402
 from jaxlab.projects.dps import train as dtrain  # noqa: E402
 
 
-
 def stats(ev, tables, k, min_history):
   f = ev.full
   u = np.r_[ev.src[ev.test], ev.dst[ev.test]]
@@ -49,8 +48,8 @@ def stats(ev, tables, k, min_history):
                      for a, b in zip(gas, tds)], np.float64)
   older = np.array([np.mean(~np.isin(a[a >= 0], r)) for a, r in zip(both, recent)])
   per_sampler = {}
-  for name, pos in (("gas", gas), ("tds", tds),
-                    ("recent", f.positions("recent", u, q, half))):
+  # The `half` most recent events are the last `half` columns of the K most recent.
+  for name, pos in (("gas", gas), ("tds", tds), ("recent", recent[:, k - half:])):
     ids, _, dt, mask = f.gather(pos, q)
     per_sampler[f"{name}_{half}"] = {
         "median_age_h": float(np.median(dt[mask]) / 3600.0),

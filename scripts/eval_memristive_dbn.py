@@ -29,7 +29,6 @@ from jaxlab.projects.memristive_dbn import train as mtrain  # noqa: E402
 from jaxlab.train.checkpoint import Checkpointer  # noqa: E402
 
 
-
 def reread(config, workdir, run, data=None):
   """The read-outs of the run's newest fine-tuned checkpoint; `data` defaults to load_data."""
   run_dir = pathlib.Path(workdir) / "runs" / run
@@ -52,8 +51,7 @@ def reread(config, workdir, run, data=None):
     read_noise = jnp.float32(0.0)
   else:
     read_noise = devices.device_scalars(mtrain.device_spec(config, device))["read_noise"]
-  key = jax.random.key(int(config.seed), impl=config.method.key_impl)
-  k_eval = jax.random.split(key, 3)[2]
+  k_eval = mtrain.run_keys(config)[2]
   dbn = jax.tree.map(jnp.asarray, state["dbn"])
   data = mtrain.load_data(config) if data is None else data
   acc_of = mtrain.accuracy_fn(config, data, read_noise, k_eval)

@@ -115,10 +115,9 @@ def _dbn_from_rbms(rbm1, rbm2, rbm3, key, scheme, spec):
     if scheme == model.SOFTWARE:
       syns[name] = {"w": src["w"].T}
     elif "qfg" in src:
-      # Y-Flash: the follow-up copies the whole cell state (`hidvis = vishid`); fresh
-      # accumulators and pulse counters, like the other devices.
+      # Y-Flash: the follow-up copies the whole cell state (`hidvis = vishid`); fresh pulse
+      # counters like the other devices (every accumulator is zeroed below).
       syns[name] = jax.tree.map(lambda a: a.T, src)
-      syns[name]["acc"] = jnp.zeros_like(syns[name]["acc"])
       syns[name]["count"] = jnp.zeros_like(syns[name]["count"])
     else:
       dev = devices.init_device_params(jax.random.fold_in(key, i), src["g"].T.shape, spec)
@@ -200,6 +199,11 @@ def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
           "batch_size": int(config.data.batch_size)}
 
 
+def run_keys(config):
+  """(k_init, k_train, k_eval) of a run; a seed gives every scheme and device the same keys."""
+  return jax.random.split(jax.random.key(int(config.seed), impl=config.method.key_impl), 3)
+
+
 def accuracy_fn(config, data, read_noise, k_eval):
   """acc(dbn, mode, readout, n_samples, salt) -> test accuracy. 'det' reads the binarised test
   images; 'samp' and 'analog' read the grey ones (`eval.samp_input='grey'`, the follow-up's test
@@ -259,8 +263,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
   lr = jnp.float32(meth.lr)
   common = dict(theta=int(meth.theta), multi_pulse=bool(meth.multi_pulse), batch_size=bs,
                 w_max=w_max, label_sampling=meth.label_sampling)
-  key = jax.random.key(int(config.seed), impl=config.method.key_impl)
-  k_init, k_train, k_eval = jax.random.split(key, 3)
+  k_init, k_train, k_eval = run_keys(config)
   t0 = time.time()
   res = {"name": name, "scheme": scheme, "device": device, "spec": dataclasses.asdict(spec),
          "pretrain": {}, "finetune": [], "seed": int(config.seed)}

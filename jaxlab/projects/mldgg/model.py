@@ -22,8 +22,8 @@ Deviations from the paper (the paper body was not readable; see /work/shared/spe
 - Edge probabilities π = clip(S, 0, 1) of the head-averaged weighted cosine S (GraphGLOW's
   ε = 0 neighbourhood: pivots with S <= 0 get weight exactly 0, in training too); per-head
   weights Glorot-uniform as GraphGLOW (until 2026-12-07 they started at ones, so the H heads
-  stayed identical: one head in effect); relaxed Bernoulli (logistic noise, temperature τ) in training, π itself
-  at evaluation. Combination λ Â + (1 − λ) RowNorm(B) RowNorm(Bᵀ) (λ = graph_skip_conn,
+  stayed identical: one head in effect); relaxed Bernoulli (logistic noise, temperature τ) in
+  training, π itself at evaluation. Combination λ Â + (1 − λ) RowNorm(B) RowNorm(Bᵀ) (λ = graph_skip_conn,
   inferred from GraphGLOW). Optional top-k pivots per node (`top_k`, spec §3.1); off by
   default (GraphGLOW's ε = 0; top-k 16 measured within one seed's noise: 68.4 vs 67.1).
 - R_struct uses means instead of sums (α mean(E ⊙ ‖r_p − r_q‖²) + β mean(B)), E = BᵀB, and the
