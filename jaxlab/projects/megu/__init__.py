@@ -39,6 +39,16 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
     `new_edge not in edge_index` is not a membership test).
   * HIN cosine similarities are computed in feature chunks (memory only; same values up to
     float rounding).
+  * Unlearning runs 30 SGD epochs (`unlearn.num_epochs`), as the official `megu_training`
+    loop; the appendix next to Table 7 says 100 epochs.
+  * Request sizes round: an edge request removes round(ρ |E_undirected|) edges (Cora: 528) and
+    the test split has round(0.2 N) nodes (CiteSeer: 665); the official code floors the first
+    (527) and sklearn's `train_test_split` ceils the second (666). One edge / one node.
+  * Each seed redraws the split and the request (5-seed means); the official code keeps one
+    split (`random_state=100`) and one request for a run.
+  * Peak memory is XLA's `compiled.memory_analysis()` of each jitted program (arguments +
+    outputs + temporaries − aliased), not the process peak RSS the spec names: RSS is one number
+    for a process holding both programs, so it cannot compare them in one run.
   * Baselines of the paper (GraphEraser, GUIDE, CGU, GIF, Projector, GNNDelete) are not
     reimplemented; the spec's mini-scale set (retrain, noop, finetune, grad_ascent, ablations)
     is.
