@@ -1,4 +1,7 @@
-"""Expected sha256 of every data file jaxlab reads, and the check against them.
+"""Expected hash of every data file jaxlab reads, and the check against them.
+
+Files of the shared data folder are pinned by sha256 (`SHA256`); the few that users bring
+themselves (PubMed, Amazon) by their git blob id in the official repository (`GIT_BLOB_SHA1`).
 
 Paths are relative to the data folder (see `jaxlab.data.data_dir`). Pickled files
 (Planetoid) are only unpickled after their hash matched, so the table doubles as an
@@ -69,6 +72,23 @@ SHA256 = {
     "tinyshakespeare/input.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
 }
 
+# Files not in the shared data folder, so no sha256 could be taken here: each is pinned by its
+# git blob id (sha1 of b"blob <size>\0" + content, what `git hash-object` prints) in the
+# official repository the SOURCES entry names (tkipf/gcn gcn/data/, shchur/gnn-benchmark
+# data/npz/). The same ids match the shared copies of the Cora / CiteSeer files of those repos.
+GIT_BLOB_SHA1 = {
+    "planetoid/ind.pubmed.allx": "3b86bccf08111c37c632a9dd8ab63db25ea76361",
+    "planetoid/ind.pubmed.ally": "4c8bcdc80882dd225fe4dd4fafd723baa616ac97",
+    "planetoid/ind.pubmed.graph": "76eb87e628a6b9d43fc31ea42c8c6c8f3e52b404",
+    "planetoid/ind.pubmed.test.index": "41f6befcb7750cc4858cb852f2b349a9598cb2f4",
+    "planetoid/ind.pubmed.tx": "eee4f3c988fde0da87a9ec7b01ca5e7863c1b1f1",
+    "planetoid/ind.pubmed.ty": "225a0bb9bb6430e3925d04688daf6a0da964c07a",
+    "planetoid/ind.pubmed.x": "16c0eca8d2b3297014ff80327416f9332eda10d7",
+    "planetoid/ind.pubmed.y": "e86670576c85340eeb2271b3c918bfa89322b2cf",
+    "gnn-benchmark/amazon_electronics_computers.npz": "8120e4148a330b3fafe37c4476823302d9d834b9",
+    "gnn-benchmark/amazon_electronics_photo.npz": "97323743cb56aca9dd611f5b4b46862c1c9c6bd9",
+}
+
 # Where each folder's files officially come from, keyed by the first path component
 # (or the first two for nested folders). Shown in every missing/corrupt-file error.
 SOURCES = {
@@ -135,6 +155,23 @@ def sha256_file(path):
   return digest
 
 
+def git_blob_sha1(path):
+  """The git blob id of the file at `path` (as `git hash-object`), cached like `sha256_file`."""
+  st = os.stat(path)
+  key = ("git-blob", os.fspath(path), st.st_size, st.st_mtime_ns)
+  with _hash_lock:
+    if key in _hash_cache:
+      return _hash_cache[key]
+  h = hashlib.sha1(b"blob %d\0" % st.st_size)
+  with open(path, "rb") as f:
+    for chunk in iter(lambda: f.read(1 << 20), b""):
+      h.update(chunk)
+  digest = h.hexdigest()
+  with _hash_lock:
+    _hash_cache[key] = digest
+  return digest
+
+
 def missing_file_error(path, relpath):
   """Builds the `MissingDataError` for a data file that does not exist."""
   path = pathlib.Path(path)
@@ -153,24 +190,26 @@ def verify(path, relpath):
 
   Args:
     path: the file on disk.
-    relpath: its key in `SHA256`, e.g. "mnist/train-images-idx3-ubyte.gz".
+    relpath: its key in `SHA256` or `GIT_BLOB_SHA1`, e.g. "mnist/train-images-idx3-ubyte.gz".
 
   Raises:
     MissingDataError: the file does not exist.
     CorruptDataError: its sha256 differs from the expected one.
     KeyError: `relpath` is not a file jaxlab knows.
   """
-  if relpath not in SHA256:
+  if relpath not in SHA256 and relpath not in GIT_BLOB_SHA1:
     raise KeyError(f"No checksum is registered for {relpath!r}; known files: "
-                   f"{', '.join(sorted(SHA256))}")
+                   f"{', '.join(sorted({**SHA256, **GIT_BLOB_SHA1}))}")
   path = pathlib.Path(path)
   if not path.is_file():
     raise missing_file_error(path, relpath)
-  actual = sha256_file(path)
-  expected = SHA256[relpath]
+  if relpath in SHA256:
+    kind, actual, expected = "sha256", sha256_file(path), SHA256[relpath]
+  else:
+    kind, actual, expected = "git blob id", git_blob_sha1(path), GIT_BLOB_SHA1[relpath]
   if actual != expected:
     raise errors.CorruptDataError(
-        f"Data file {path} is corrupt or not the expected version: its sha256 is "
+        f"Data file {path} is corrupt or not the expected version: its {kind} is "
         f"{actual}, expected {expected}.\n"
         f"  Delete it and obtain it again. {source_hint(relpath)}\n"
         f"  (To read it anyway, at your own risk, pass verify=False.)")

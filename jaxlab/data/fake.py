@@ -21,7 +21,8 @@ IMAGE_SHAPES = {
     "kmnist": ((28, 28, 1), 10), "cifar10": ((32, 32, 3), 10),
     "cifar100": ((32, 32, 3), 100),
 }
-GRAPH_SHAPES = {"cora": (1433, 7), "citeseer": (3703, 6)}  # features, classes
+GRAPH_SHAPES = {"cora": (1433, 7), "citeseer": (3703, 6), "pubmed": (500, 3),  # features, classes
+                "amazon_computers": (767, 10), "amazon_photo": (745, 8)}
 # The tiny-shakespeare vocabulary, so fake and real text share vocab_size 65.
 SHAKESPEARE_VOCAB = "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 MOVIELENS_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's",
@@ -53,8 +54,9 @@ def fake_graph(name, split="all", *, seed=0, num_nodes=64, normalize_features=Tr
                **unused_split_kwargs):
   """A homophilous graph with Planetoid-style masks (first k per class, val, test).
 
-  `name` may be "cora"/"citeseer" (Planetoid structure) or "cora_npz"/"citeseer_npz"
-  (masks from `random_split`). Feature width and class count match the real data.
+  `name` may be "cora"/"citeseer"/"pubmed" (Planetoid structure) or "cora_npz"/"citeseer_npz"/
+  "amazon_computers"/"amazon_photo" (masks from `random_split`). Feature width and class count
+  match the real data.
   """
   del split, unused_split_kwargs
   base = name.removesuffix("_npz")
@@ -89,7 +91,7 @@ def fake_graph(name, split="all", *, seed=0, num_nodes=64, normalize_features=Tr
   features[np.arange(num_nodes)[:, None], words] = 1.0
   if normalize_features:
     features = graphs.row_normalize(features)
-  if name.endswith("_npz"):
+  if name != base or base not in graphs.PLANETOID_NAMES:  # npz formats: random split
     masks = graphs.random_split(labels, train_per_class, num_val, None, seed)
   else:
     idx = np.arange(num_nodes)

@@ -22,7 +22,7 @@ def locate(relpath, root=None, verify=True):
   Args:
     relpath: path inside the data folder, e.g. "mnist/t10k-labels-idx1-ubyte.gz".
     root: the data folder; `None` resolves it with `data_dir`.
-    verify: check the sha256 against `checksums.SHA256`.
+    verify: check the file against `checksums.SHA256` (or `checksums.GIT_BLOB_SHA1`).
 
   Raises:
     MissingDataError, CorruptDataError: see `checksums.verify`.

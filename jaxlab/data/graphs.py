@@ -1,10 +1,10 @@
 """Node-classification graphs as `jraph.GraphsTuple`s with static-shape padding.
 
 Readers:
-  * Planetoid Cora/CiteSeer (`planetoid/ind.<name>.*`), processed exactly as Kipf &
+  * Planetoid Cora/CiteSeer/PubMed (`planetoid/ind.<name>.*`), processed exactly as Kipf &
     Welling's GCN code and PyTorch Geometric do, with the public split.
-  * gnn-benchmark npz files (`gnn-benchmark/<name>.npz`, Shchur et al.), with a seeded
-    random split since the format has none.
+  * gnn-benchmark npz files (`gnn-benchmark/<file>.npz`, Shchur et al.: Cora, CiteSeer,
+    Amazon Computers / Photo), with a seeded random split since the format has none.
 
 Under `jit` every distinct shape compiles anew, so `GraphData.padded` pads to bucketed
 sizes (`bucket_size`) with masks that are False on padding.
@@ -256,7 +256,7 @@ def random_split(labels, num_train_per_class=20, num_val=500, num_test=1000, see
 # ---------------------------------------------------------------------------
 # Planetoid (Yang et al. 2016) files as used by GCN and PyTorch Geometric.
 
-PLANETOID_NAMES = ("cora", "citeseer")
+PLANETOID_NAMES = ("cora", "citeseer", "pubmed")
 _PLANETOID_PARTS = ("x", "y", "tx", "ty", "allx", "ally", "graph", "test.index")
 _SPARSE_NAMES = {"csr_matrix", "csc_matrix", "coo_matrix", "lil_matrix"}
 _BUILTIN_NAMES = {"list", "dict", "set", "tuple", "int", "float"}
@@ -349,16 +349,21 @@ def _read_planetoid(name, keys, normalize_features):
 
 def load_planetoid(name, split="all", *, data_dir=None, verify=True,
                    normalize_features=True):
-  """Planetoid Cora or CiteSeer with the public split (Yang et al.; Kipf & Welling).
+  """Planetoid Cora, CiteSeer or PubMed with the public split (Yang et al.; Kipf & Welling).
 
   Processing follows GCN and PyTorch Geometric exactly: test rows moved to their
   sorted ids, CiteSeer's 15 isolated test nodes added with zero features and label 0
   (3327 nodes), edges made symmetric without duplicates or self-loops (Cora 10556,
   CiteSeer 9104 directed edges). Masks: train = the first 20 nodes per class
-  (140 / 120), val = the next 500, test = the 1000 listed test nodes.
+  (140 / 120 / 60), val = the next 500, test = the 1000 listed test nodes.
+  PubMed (19717 nodes, 500 TF-IDF features, 3 classes; PyG counts 88648 directed edges) is
+  not in the shared data folder: its files are checked by their git blob ids in tkipf/gcn and
+  its processing is tested on synthetic files of the same format. Seven of its eight official
+  files (all but `allx`) were also read once from a snapshot of tkipf/gcn: they pass the
+  unpickler's allow-list, match their blob ids, and the graph gives PyG's 88648 edges.
 
   Args:
-    name: "cora" or "citeseer".
+    name: "cora", "citeseer" or "pubmed".
     split: ignored apart from validation ("all", "train", "val", "test"): the
       graph is transductive and every split uses the same graph with masks.
     data_dir: data folder (default: `jaxlab.data.data_dir()`).
@@ -391,7 +396,11 @@ def _check_graph_split(name, split):
 # ---------------------------------------------------------------------------
 # gnn-benchmark npz (Shchur et al. 2018).
 
-NPZ_NAMES = ("cora", "citeseer")
+# Dataset name -> file stem in gnn-benchmark/ (the repository's names).
+NPZ_FILES = {"cora": "cora", "citeseer": "citeseer",
+             "amazon_computers": "amazon_electronics_computers",
+             "amazon_photo": "amazon_electronics_photo"}
+NPZ_NAMES = tuple(NPZ_FILES)
 
 
 @functools.lru_cache(maxsize=4)
@@ -413,6 +422,8 @@ def _read_npz(key, normalize_features):
   coo = adj.tocoo()
   senders, receivers = symmetric_edges(coo.row, coo.col, n)
   features = attr.toarray().astype(np.float32)
+  # Binary bag of words, as PyG's read_npz (Amazon); Cora and CiteSeer are 0/1 already.
+  features = (features > 0).astype(np.float32)
   if normalize_features:
     features = row_normalize(features)
   class_names = tuple(str(c) for c in d.get("class_names", ())) or None
@@ -427,10 +438,15 @@ def load_gnn_benchmark(name, split="all", *, data_dir=None, verify=True,
   """A gnn-benchmark npz graph (Cora: 2708 nodes, 5278 undirected edges).
 
   The format defines no split, so masks come from `random_split` with the given
-  sizes and `split_seed` (the defaults mimic the Planetoid split sizes).
+  sizes and `split_seed` (the defaults mimic the Planetoid split sizes). Processed as PyG's
+  `Amazon` / `CitationFull` readers: the whole graph (no largest-component cut), features
+  binarised, edges symmetric without duplicates or self-loops. Amazon Computers (PyG: 13752
+  nodes, 491722 directed edges, 767 features, 10 classes) and Amazon Photo (7650 / 238162 /
+  745 / 8) are not in the shared data folder: their files are checked by their git blob ids
+  in shchur/gnn-benchmark and the reader is tested on synthetic files of the same format.
 
   Args:
-    name: "cora" or "citeseer".
+    name: one of `NPZ_NAMES` ("cora", "citeseer", "amazon_computers", "amazon_photo").
     split: validated only; see `load_planetoid`.
     data_dir: data folder (default: `jaxlab.data.data_dir()`).
     verify: check the file's sha256 first.
@@ -438,15 +454,17 @@ def load_gnn_benchmark(name, split="all", *, data_dir=None, verify=True,
     num_train_per_class, num_val, num_test, split_seed: see `random_split`.
 
   Returns:
-    An unpadded `GraphData` named "<name>_npz".
+    An unpadded `GraphData` named "<name>_npz" for Cora / CiteSeer (their Planetoid
+    versions own the plain name), else "<name>".
   """
   if name not in NPZ_NAMES:
     raise ValueError(f"Unknown gnn-benchmark dataset {name!r}; valid: {list(NPZ_NAMES)}")
-  _check_graph_split(f"{name}_npz", split)
-  path = files.locate(f"gnn-benchmark/{name}.npz", data_dir, verify)
+  gname = f"{name}_npz" if name in PLANETOID_NAMES else name
+  _check_graph_split(gname, split)
+  path = files.locate(f"gnn-benchmark/{NPZ_FILES[name]}.npz", data_dir, verify)
   (features, senders, receivers, labels), num_classes, class_names = _read_npz(
       files.file_key(path), bool(normalize_features))
   masks = random_split(labels, num_train_per_class, num_val, num_test, split_seed)
   return make_graph_data(features, senders, receivers, labels, *masks,
-                         num_classes=num_classes, name=f"{name}_npz",
+                         num_classes=num_classes, name=gname,
                          class_names=class_names)

@@ -66,6 +66,20 @@ REGISTRY = {
         graphs.GRAPH_SPLITS, functools.partial(graphs.load_planetoid, "citeseer"),
         functools.partial(fake.fake_graph, "citeseer"),
         description="Planetoid CiteSeer, 3327 nodes, public split 120/500/1000"),
+    "pubmed": DatasetSpec(
+        graphs.GRAPH_SPLITS, functools.partial(graphs.load_planetoid, "pubmed"),
+        functools.partial(fake.fake_graph, "pubmed"),
+        description="Planetoid PubMed, 19717 nodes, public split 60/500/1000 (bring the files)"),
+    "amazon_computers": DatasetSpec(
+        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "amazon_computers"),
+        functools.partial(fake.fake_graph, "amazon_computers"),
+        description="gnn-benchmark Amazon Computers, 13752 nodes, seeded random split "
+                    "(bring the file)"),
+    "amazon_photo": DatasetSpec(
+        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "amazon_photo"),
+        functools.partial(fake.fake_graph, "amazon_photo"),
+        description="gnn-benchmark Amazon Photo, 7650 nodes, seeded random split "
+                    "(bring the file)"),
     "cora_npz": DatasetSpec(
         graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "cora"),
         functools.partial(fake.fake_graph, "cora_npz"),

@@ -2,9 +2,10 @@
 
 Paper: *MLDGG: Meta-Learning for Domain Generalization on Graphs* (KDD 2025, arXiv 2411.12913).
 
-Settings (config.settings): "cora->citeseer", "citeseer->cora" (single source, cross-dataset)
-and "cora_domains" (Cora split into `data.num_domains` covariate-shift domains; each is held out
-in turn, the others are the sources). For each setting every method below runs in the same
+Settings (config.settings): "cora->citeseer", "citeseer->cora" (single source, cross-dataset),
+"cora_domains" (Cora split into `data.num_domains` covariate-shift domains; each is held out
+in turn, the others are the sources) and, for users with the PubMed files, the paper's setting A
+"cora+citeseer->pubmed" (two sources with their own label spaces and heads). For each setting every method below runs in the same
 process, on the same padded graphs, the same seeds (vmapped) and the same target support sets
 (`data.shots` labels per class), and is scored by accuracy on the other target nodes:
 
@@ -53,7 +54,9 @@ METHODS = {
     "mldgg_no_sv": (True, False, "maml"),
     "mldgg": (True, True, "maml"),
 }
-SETTINGS = ("cora->citeseer", "citeseer->cora", "cora_domains")
+# The first three are the mini runs; the fourth is the paper's setting A, for users who have the
+# PubMed files (not in the shared data folder; see jaxlab/data/graphs.py).
+SETTINGS = ("cora->citeseer", "citeseer->cora", "cora_domains", "cora+citeseer->pubmed")
 
 
 def hparams(config, method):
@@ -77,6 +80,15 @@ def _reduced(name, config, cache):
   return cache[name]
 
 
+def _spaces(config, names):
+  """Feature-space names of the graphs of a cross-dataset setting: one shared input layer over
+  the common SVD space, or one per graph (`model.input_layer="per_space"`)."""
+  if config.model.input_layer not in ("shared", "per_space"):
+    raise ValueError("model.input_layer must be 'shared' (one input layer over the common "
+                     f"SVD space) or 'per_space', got {config.model.input_layer!r}")
+  return ("shared",) * len(names) if config.model.input_layer == "shared" else names
+
+
 def setting_instances(setting, config, cache):
   """[(instance name, source graphs, source Tasks, target graph, target Task)], graphs padded.
 
@@ -87,13 +99,16 @@ def setting_instances(setting, config, cache):
     s, t = setting.split("->")
     graphs = D.pad_all([_reduced(s, config, cache), _reduced(t, config, cache)],
                        config.data.pad_multiple)
-    if config.model.input_layer not in ("shared", "per_space"):
-      raise ValueError("model.input_layer must be 'shared' (one input layer over the common "
-                       f"SVD space) or 'per_space', got {config.model.input_layer!r}")
-    src_sp, tgt_sp = (("shared", "shared") if config.model.input_layer == "shared"
-                      else ("src", "tgt"))
+    src_sp, tgt_sp = _spaces(config, ("src", "tgt"))
     return [(setting, graphs[:1], [Mth.Task(src_sp, "src", "src0")], graphs[1],
              Mth.Task(tgt_sp, "tgt", "tgt"))]
+  if setting == "cora+citeseer->pubmed":
+    # Two sources with their own label spaces (and heads), as setting A of the paper.
+    graphs = D.pad_all([_reduced(n, config, cache) for n in ("cora", "citeseer", "pubmed")],
+                       config.data.pad_multiple)
+    sp = _spaces(config, ("src0", "src1", "tgt"))
+    src_tasks = [Mth.Task(sp[0], "src0", "src0"), Mth.Task(sp[1], "src1", "src1")]
+    return [(setting, graphs[:2], src_tasks, graphs[2], Mth.Task(sp[2], "tgt", "tgt"))]
   if setting == "cora_domains":
     doms = D.pad_all(D.split_domains(_reduced("cora", config, cache), config.data.num_domains,
                                      config.data.domain_split), config.data.pad_multiple)

@@ -369,6 +369,23 @@ def test_config_smoke_and_bad_keys():
     T.setting_instances("pubmed", c, {})
 
 
+@pytest.mark.parametrize("input_layer", ["shared", "per_space"])
+def test_setting_a_two_sources_with_their_own_label_spaces(input_layer):
+  """Cora + CiteSeer -> PubMed (fake graphs of the real widths and class counts): two source
+  tasks with distinct label spaces, one target, every graph padded to one shape."""
+  c = load_config(CONFIG, f"smoke,data.source=fake,model.input_layer={input_layer}")
+  [(name, src, tasks, tgt, ttask)] = T.setting_instances("cora+citeseer->pubmed", c, {})
+  assert name == "cora+citeseer->pubmed" and len(src) == 2
+  assert [t.label_space for t in tasks] == ["src0", "src1"] and ttask.label_space == "tgt"
+  spaces = [t.space for t in tasks] + [ttask.space]
+  assert spaces == (["shared"] * 3 if input_layer == "shared" else ["src0", "src1", "tgt"])
+  for g in src:
+    chex.assert_equal_shape([g["x"], tgt["x"]])
+    chex.assert_equal_shape([g["senders"], tgt["senders"]])
+  # Label counts of the fake Cora / CiteSeer / PubMed: 7 / 6 / 3 classes.
+  assert [int(g["labels"][g["node_mask"]].max()) + 1 for g in (*src, tgt)] == [7, 6, 3]
+
+
 @pytest.mark.skipif(not os.path.exists(os.path.join(DATA, "planetoid")), reason="no data")
 def test_real_cora_domains_and_svd():
   c = load_config(CONFIG, "smoke")
