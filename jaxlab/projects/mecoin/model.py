@@ -12,6 +12,7 @@ Shapes: `N` nodes (padded), `F` features, `h` embedding width, `n` queried nodes
   (hard or soft retrieval of the per-key class-logit values), `classify` (the GKIM MLP head on
   the GNN embedding) and `__call__` (all of them).
 * `ema_kmeans_update`: the pure EMA k-means step that initialises the keys ("prepare").
+* `read_coverage`: share of test reads that land on keys some training shot reads (diagnostic).
 """
 
 from __future__ import annotations
@@ -228,6 +229,22 @@ class Mecoin(nn.Module):
     qt = self.construct(q)
     o, w = self.read(qt, tau)
     return {"memory_logits": o, "mlp_logits": self.classify(e), "queries": qt, "weights": w}
+
+
+def read_coverage(q_shots, shot_mask, q_test, test_mask, keys):
+  """Share of test reads (node x codebook, top-1 key) that land on a key a training shot reads.
+
+  A key no shot reads gets its value only from the soft backward's tails (none at all with hard
+  retrieval), so a low share means most test reads see untrained values.
+  Args: queries `q_shots [n, C, d]`, `q_test [t, C, d]`; bool masks `[n]`, `[t]`; keys `[C, M, d]`.
+  """
+  M = keys.shape[1]
+  hit = jax.nn.one_hot(jnp.argmin(distances(q_shots, keys), -1), M) > 0        # [n, C, M]
+  covered = jnp.any(hit & shot_mask[:, None, None], 0)                          # [C, M]
+  a_t = jnp.argmin(distances(q_test, keys), -1)                                 # [t, C]
+  cov = jnp.take_along_axis(covered, a_t.T, 1).T                                # [t, C]
+  m = test_mask.astype(jnp.float32)
+  return jnp.sum(cov.mean(-1) * m) / jnp.maximum(m.sum(), 1.)
 
 
 def ema_kmeans_update(memory, q, mask, rng, *, decay=0.95, eps=1e-5, dead_factor=0.1):

@@ -297,8 +297,11 @@ def train_and_evaluate(config, workdir) -> dict:
         return sel_metric(out["memory_logits"], labels[val_idx], val_mask, seen)
       params, info = _fit(params, tx, loss_fn, val_fn, mc.epochs, rng, v.select_best)
       out = net.apply({"params": params, "memory": memory}, emb[test_idx], test_mask)
+      out_shots = net.apply({"params": params, "memory": memory}, e, mask)
       return params, (*test_acc(out["memory_logits"], test_idx, test_mask, seen, groups),
-                      info["best_val"])
+                      info["best_val"],
+                      mmodel.read_coverage(out_shots["queries"], mask, out["queries"], test_mask,
+                                    memory["keys"]))
 
     return dict(start=jax.jit(jax.vmap(start)), session=jax.jit(jax.vmap(session)),
                 labels=functools.partial(_mecoin_labels, variant=v))
@@ -326,6 +329,7 @@ def train_and_evaluate(config, workdir) -> dict:
   acc = {k: np.zeros((R, S)) for k in methods}
   acc_group = {k: np.zeros((R, S, S)) for k in methods}  # [seed, after session t, group g]
   acc_val = {k: np.zeros((R, S)) for k in methods}
+  read_cov = {}  # Mecoin variants: share of test reads on keys a training shot reads, [R, S]
   state = {}
   params_count = {}
   gnn_params = count_params(jax.tree.map(lambda x: x[0], enc))
@@ -356,6 +360,8 @@ def train_and_evaluate(config, workdir) -> dict:
           "trainable_params_per_session": params_count.get(name, 0),
           "session_wall_s": [float(x) for x in timings.get(f"session/{name}", [])],
       }
+      if name in read_cov:
+        summary[name]["test_read_coverage_mean"] = read_cov[name].mean(0).tolist()
     results = {
         "dataset": config.data.name, "seeds": seeds, "num_sessions": S,
         "session_classes": [[c.tolist() for c in p["classes"]] for p in plans],
@@ -419,6 +425,7 @@ def train_and_evaluate(config, workdir) -> dict:
         p, a = fns["session"](p, mem, emb, sl("shots_idx", s), sl("shots_mask", s),
                               *args_val, seen, r, sl("test_idx", s), sl("test_mask", s), groups)
         state[name] = (p, mem)
+        read_cov.setdefault(name, np.zeros((R, S)))[:, s] = np.asarray(a[3])
         p_one = jax.tree.map(lambda x: x[0], p)
         params_count[name] = int(sum(
             np.prod(x.shape) for x, l in zip(jax.tree.leaves(p_one),

@@ -209,6 +209,22 @@ def test_ema_kmeans_restarted_key_stays_where_it_restarted():
   np.testing.assert_allclose(mem["keys"][0], np.stack([p, p]), atol=1e-3)
 
 
+def test_read_coverage_closed_form():
+  """Two codebooks of 3 keys on a line. Shots read keys {0, 1} in book 0 and {2} in book 1 (the
+  masked shot would add key 2 to book 0); test node a reads (0, 2) -> 2/2 covered, node b reads
+  (2, 0) -> 0/2, the padded node is ignored: coverage 0.5."""
+  keys = jnp.asarray([[[0.], [10.], [20.]], [[0.], [10.], [20.]]])      # [C=2, M=3, d=1]
+  q = lambda rows: jnp.asarray(rows, jnp.float32)[..., None]             # noqa: E731
+  shots = q([[0., 20.], [10., 19.], [20., 20.]])
+  shot_mask = jnp.asarray([True, True, False])
+  test = q([[1., 21.], [19., 1.], [20., 0.]])
+  test_mask = jnp.asarray([True, True, False])
+  cov = mmodel.read_coverage(shots, shot_mask, test, test_mask, keys)
+  np.testing.assert_allclose(cov, 0.5)
+  np.testing.assert_allclose(mmodel.read_coverage(shots, shot_mask, test[:1], test_mask[:1],
+                                                  keys), 1.0)
+
+
 def test_tiny_overfit_memory_learns_training_labels():
   # Enough key slots per codebook (16 >= 12 points) that k-means can give every training
   # query its own key; with fewer slots two classes may share a key and 100% is unreachable.

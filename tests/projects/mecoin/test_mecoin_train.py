@@ -41,6 +41,9 @@ def test_smoke_run(tmp_path, data_dir):
   assert res["methods"]["ncm"]["trainable_params_per_session"] == 0
   assert (res["methods"]["mecoin"]["trainable_params_per_session"]
           < res["methods"]["finetune"]["trainable_params_per_session"])
+  cov = np.asarray(res["methods"]["mecoin"]["test_read_coverage_mean"])
+  assert cov.shape == (2,) and np.all((cov >= 0) & (cov <= 1))
+  assert "test_read_coverage_mean" not in res["methods"]["ncm"]
   saved = json.loads((tmp_path / "results.json").read_text())
   assert saved["methods"]["mecoin"]["last_mean"] == res["methods"]["mecoin"]["last_mean"]
 
