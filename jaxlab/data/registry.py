@@ -40,6 +40,12 @@ class DatasetSpec:
 
 _IMAGE_SPLITS = ("train", "test")
 
+
+def _graph(reader, reader_name, name, description):
+  """A transductive graph: `reader(reader_name, ...)` locally, `fake_graph(name)` as stand-in."""
+  return DatasetSpec(graphs.GRAPH_SPLITS, functools.partial(reader, reader_name),
+                     functools.partial(fake.fake_graph, name), description=description)
+
 REGISTRY = {
     "mnist": DatasetSpec(
         _IMAGE_SPLITS, images.load_mnist, functools.partial(fake.fake_images, "mnist"),
@@ -58,36 +64,22 @@ REGISTRY = {
     "kmnist": DatasetSpec(
         _IMAGE_SPLITS, None, functools.partial(fake.fake_images, "kmnist"), tfds=True,
         description="Kuzushiji-MNIST (tfds only), uint8 [N,28,28,1]"),
-    "cora": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_planetoid, "cora"),
-        functools.partial(fake.fake_graph, "cora"),
-        description="Planetoid Cora, 2708 nodes, public split 140/500/1000"),
-    "citeseer": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_planetoid, "citeseer"),
-        functools.partial(fake.fake_graph, "citeseer"),
-        description="Planetoid CiteSeer, 3327 nodes, public split 120/500/1000"),
-    "pubmed": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_planetoid, "pubmed"),
-        functools.partial(fake.fake_graph, "pubmed"),
-        description="Planetoid PubMed, 19717 nodes, public split 60/500/1000 (bring the files)"),
-    "amazon_computers": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "amazon_computers"),
-        functools.partial(fake.fake_graph, "amazon_computers"),
-        description="gnn-benchmark Amazon Computers, 13752 nodes, seeded random split "
-                    "(bring the file)"),
-    "amazon_photo": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "amazon_photo"),
-        functools.partial(fake.fake_graph, "amazon_photo"),
-        description="gnn-benchmark Amazon Photo, 7650 nodes, seeded random split "
-                    "(bring the file)"),
-    "cora_npz": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "cora"),
-        functools.partial(fake.fake_graph, "cora_npz"),
-        description="gnn-benchmark Cora npz, 2708 nodes, seeded random split"),
-    "citeseer_npz": DatasetSpec(
-        graphs.GRAPH_SPLITS, functools.partial(graphs.load_gnn_benchmark, "citeseer"),
-        functools.partial(fake.fake_graph, "citeseer_npz"),
-        description="gnn-benchmark CiteSeer npz, 3312 nodes, seeded random split"),
+    "cora": _graph(graphs.load_planetoid, "cora", "cora",
+                   "Planetoid Cora, 2708 nodes, public split 140/500/1000"),
+    "citeseer": _graph(graphs.load_planetoid, "citeseer", "citeseer",
+                       "Planetoid CiteSeer, 3327 nodes, public split 120/500/1000"),
+    "pubmed": _graph(graphs.load_planetoid, "pubmed", "pubmed",
+                     "Planetoid PubMed, 19717 nodes, public split 60/500/1000 (bring the files)"),
+    "amazon_computers": _graph(graphs.load_gnn_benchmark, "amazon_computers", "amazon_computers",
+                               "gnn-benchmark Amazon Computers, 13752 nodes, seeded random "
+                               "split (bring the file)"),
+    "amazon_photo": _graph(graphs.load_gnn_benchmark, "amazon_photo", "amazon_photo",
+                           "gnn-benchmark Amazon Photo, 7650 nodes, seeded random split "
+                           "(bring the file)"),
+    "cora_npz": _graph(graphs.load_gnn_benchmark, "cora", "cora_npz",
+                       "gnn-benchmark Cora npz, 2708 nodes, seeded random split"),
+    "citeseer_npz": _graph(graphs.load_gnn_benchmark, "citeseer", "citeseer_npz",
+                           "gnn-benchmark CiteSeer npz, 3312 nodes, seeded random split"),
     "movielens100k": DatasetSpec(
         movielens.SPLITS + tuple(movielens.SPLIT_ALIASES),
         movielens.load_movielens100k, fake.fake_ratings,
