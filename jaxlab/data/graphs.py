@@ -1,8 +1,8 @@
 """Node-classification graphs as `jraph.GraphsTuple`s with static-shape padding.
 
 Readers:
-  * Planetoid Cora/CiteSeer/PubMed (`planetoid/ind.<name>.*`), processed exactly as Kipf &
-    Welling's GCN code and PyTorch Geometric do, with the public split.
+  * Planetoid Cora/CiteSeer/PubMed (`planetoid/ind.<name>.*`), processed as Kipf & Welling's
+    GCN code and PyTorch Geometric do (see `load_planetoid`), with the public split.
   * gnn-benchmark npz files (`gnn-benchmark/<file>.npz`, Shchur et al.: Cora, CiteSeer,
     Amazon Computers / Photo), with a seeded random split since the format has none.
 
@@ -245,7 +245,7 @@ def random_split(labels, num_train_per_class=20, num_val=500, num_test=1000, see
   rest = rng.permutation(np.setdiff1d(labelled, train))
   if num_test is None:
     num_test = len(rest) - num_val
-  if num_val + num_test > len(rest):
+  if num_val + num_test > len(rest) or num_test < 0:
     raise ValueError(f"Only {len(rest)} labelled nodes remain after the training "
                      f"nodes; cannot take num_val={num_val} + num_test={num_test}.")
   n = len(labels)
@@ -351,10 +351,11 @@ def load_planetoid(name, split="all", *, data_dir=None, verify=True,
                    normalize_features=True):
   """Planetoid Cora, CiteSeer or PubMed with the public split (Yang et al.; Kipf & Welling).
 
-  Processing follows GCN and PyTorch Geometric exactly: test rows moved to their
-  sorted ids, CiteSeer's 15 isolated test nodes added with zero features and label 0
-  (3327 nodes), edges made symmetric without duplicates or self-loops (Cora 10556,
-  CiteSeer 9104 directed edges). Masks: train = the first 20 nodes per class
+  Processing follows GCN and PyTorch Geometric: test rows moved to their sorted ids,
+  CiteSeer's 15 isolated test nodes added with zero features and label 0 (3327 nodes), edges
+  symmetrised (as GCN's networkx code) without duplicates or self-loops (as PyG; PyG does not
+  symmetrise, which changes nothing on the official files: Cora 10556, CiteSeer 9104 directed
+  edges either way). Masks: train = the first 20 nodes per class
   (140 / 120 / 60), val = the next 500, test = the 1000 listed test nodes.
   PubMed (19717 nodes, 500 TF-IDF features, 3 classes; PyG counts 88648 directed edges) is
   not in the shared data folder: its files are checked by their git blob ids in tkipf/gcn and

@@ -58,8 +58,11 @@ class GCNLayer(nn.Module):
   """Graph convolution `D^-1/2 (A + I) D^-1/2 X W + b`.
 
   `A[r, s]` is the weight of edge s -> r and `D` the row sums of `A + I`
-  (in-degree plus one, computed with `segment_sum` over the real edges), as in
-  PyG's `gcn_norm`. For symmetric `A` this is Kipf's renormalised propagation.
+  (in-degree plus one, computed with `segment_sum` over the edges; padding edges touch only
+  padding nodes), as in PyG's `gcn_norm`. For symmetric `A` this is Kipf's renormalised
+  propagation. `I` is always added: a self-loop already in the edge list gets weight 2 on the
+  diagonal, where PyG's `add_remaining_self_loops` keeps 1. The dataset readers strip
+  self-loops, so this only matters for hand-built graphs.
 
   Attributes:
     features: output width.
@@ -141,10 +144,12 @@ class GATLayer(nn.Module):
       senders, receivers, w = add_self_loops(graph, w)
     logits = nn.leaky_relu(src_score[senders] + dst_score[receivers],
                            self.negative_slope).astype(jnp.float32)
-    # Masked edges get a very negative logit; every node keeps its self-loop,
-    # so no softmax segment is empty.
-    logits = jnp.where((w > 0)[:, None], logits, -1e9)
-    alpha = jraph.segment_softmax(logits, receivers, num_segments=n)
+    # Masked edges get a very negative logit and, after the softmax, exactly zero weight: without
+    # self-loops a node whose incoming edges are all masked would otherwise spread its weight
+    # uniformly over them (its softmax segment holds only -1e9 logits) and aggregate them.
+    keep = w > 0
+    logits = jnp.where(keep[:, None], logits, -1e9)
+    alpha = jraph.segment_softmax(logits, receivers, num_segments=n) * keep[:, None]
     alpha = nn.Dropout(self.attention_dropout, deterministic=not train)(alpha)
     out = jax.ops.segment_sum(h[senders] * alpha[..., None].astype(h.dtype),
                               receivers, num_segments=n)

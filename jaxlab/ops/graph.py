@@ -68,6 +68,10 @@ def gcn_norm(senders: Array, receivers: Array, num_nodes: int,
   `D^-1 Ã` (mean aggregation), `r = 1` the column-stochastic `Ã D^-1`. Zero-degree nodes get
   zero rows/columns (no NaN).
 
+  A self-loop already in the edge list is kept, so with `add_self_loops` its node gets weight
+  2 on the diagonal (PyG's `add_remaining_self_loops` keeps 1); the dataset readers strip
+  self-loops, so this only matters for hand-built graphs.
+
   Returns:
     `(senders, receivers, norm)`, each `[E + N]` with self loops (appended, weight 1 before
     normalisation) or `[E]` without.

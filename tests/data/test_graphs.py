@@ -88,3 +88,9 @@ def test_random_split():
     np.testing.assert_array_equal(a, b)
   with pytest.raises(ValueError, match="fewer than"):
     jd.random_split(labels, 31, 0, 0, seed=0)
+  # num_test=None takes the rest; unlabelled nodes (-1) are never picked.
+  part = np.where(np.arange(len(labels)) % 10 == 0, -1, labels)
+  tr, va, te = jd.random_split(part, 5, 20, None, seed=0)
+  assert tr.sum() + va.sum() + te.sum() == (part >= 0).sum() and not (part[tr | va | te] < 0).any()
+  with pytest.raises(ValueError, match="cannot take num_val"):  # more val nodes than remain
+    jd.random_split(labels, 5, 101, None, seed=0)

@@ -127,6 +127,24 @@ def test_zero_edge_weight_removes_edges():
     np.testing.assert_allclose(masked, apply(pruned), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('add_self_loops', [False, True])
+def test_gat_masked_edges_carry_nothing(add_self_loops):
+  """Directed edges 1 -> 0, 2 -> 0 and a masked 0 -> 3: node 3 must read as if the edge were
+  gone, also without self-loops (its softmax segment then holds only the masked logit)."""
+  x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+  graph = jraph.GraphsTuple(nodes=x, edges=None, senders=np.array([1, 2, 0], np.int32),
+                            receivers=np.array([0, 0, 3], np.int32), globals=None,
+                            n_node=np.array([4]), n_edge=np.array([3]))
+  pruned = graph._replace(senders=graph.senders[:2], receivers=graph.receivers[:2],
+                          n_edge=np.array([2]))
+  layer = jnn.GATLayer(features=2, num_heads=2, add_self_loops=add_self_loops)
+  params = layer.init(_key(0), graph)
+  masked = layer.apply(params, graph, edge_weight=np.array([1., 1., 0.], np.float32)).nodes
+  np.testing.assert_allclose(masked, layer.apply(params, pruned).nodes, rtol=1e-6, atol=1e-6)
+  if not add_self_loops:  # no incoming message: only the (zero-initialised) bias
+    np.testing.assert_allclose(masked[3], 0.0, atol=1e-7)
+
+
 def test_model_structure():
   graph = _random_graph()
   shapes = jax.eval_shape(jnn.get_model('gat', 'velickovic').init, _key(0),

@@ -111,6 +111,18 @@ def test_khop_mask_matches_bfs():
   np.testing.assert_array_equal(dist <= 3, np.asarray(gops.khop_mask(jnp.asarray(seeds), s, r, 3)))
 
 
+def test_khop_and_hop_distance_follow_edge_direction():
+  """Directed chain 0 -> 1 -> 2 -> 3 seeded at 1: messages flow sender -> receiver, so node 0
+  is never reached; unreachable nodes get max_hops + 1."""
+  s = jnp.asarray([0, 1, 2], jnp.int32)
+  r = jnp.asarray([1, 2, 3], jnp.int32)
+  seeds = jnp.asarray([False, True, False, False])
+  np.testing.assert_array_equal(gops.khop_mask(seeds, s, r, 1), [False, True, True, False])
+  np.testing.assert_array_equal(gops.khop_mask(seeds, s, r, 2, include_seeds=False),
+                                [False, False, True, True])
+  np.testing.assert_array_equal(gops.hop_distance(seeds, s, r, 3), [4, 0, 1, 2])
+
+
 def test_edge_editing_keeps_shapes():
   x, s, r = _random_graph()
   rev = gops.reverse_edge_index(s, r)
