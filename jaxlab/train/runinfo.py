@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
 import pathlib
 import platform
 import subprocess
 
 import jax
+
+from jaxlab.train import cache
 
 _PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "jraph", "numpy",
              "tensorflow-datasets", "ml-collections")
@@ -56,7 +57,7 @@ def write_run_info(workdir, config) -> dict:
   if jax.process_index() == 0:
     path = pathlib.Path(workdir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "config.json").write_text(json.dumps(info, indent=2, default=str))
+    cache.write_json_atomic(path / "config.json", info, indent=2, default=str)
   return info
 
 
@@ -64,4 +65,4 @@ def write_results(workdir, results: dict) -> None:
   if jax.process_index() == 0:
     path = pathlib.Path(workdir)
     path.mkdir(parents=True, exist_ok=True)
-    (path / "results.json").write_text(json.dumps(results, indent=2, default=float))
+    cache.write_json_atomic(path / "results.json", results, indent=2, default=float)

@@ -15,7 +15,8 @@ Per seed, in one process and on the same data order:
 Each model: Adam, chronological batches, ≤ `train.num_epochs` epochs with early stopping on val
 AUC (patience `train.patience`), best-val params evaluated on test (ROC-AUC, AP on scores).
 Steps are jitted over statically padded neighbour tensors; sampling stays on the host (numpy).
-Per-seed results are cached in `<workdir>/seed_<s>.json` (a restarted run resumes).
+Per-seed results are cached in `<workdir>/seed_<s>.json` with the settings that made them (a
+restarted run resumes; a changed setting is refused).
 
 Deviations from the paper: see `__init__.py`, `model.py`, `samplers.py` and the README (mini
 scale: smaller dims/epochs, higher lr, GAS pretraining for a fixed number of epochs without early
@@ -534,16 +535,14 @@ def train_and_evaluate(config, workdir):
   ev = Events(config)
   seeds = [config.seed + i for i in range(config.num_seeds)]
   runs = []
+  # A seed's file holds every method of that seed: reused when it has all requested methods
+  # and was written under the same settings (the seed list and method list aside).
+  fp = jtrain.config_fingerprint(config, ignore=("methods", "seed", "num_seeds"))
   for seed in seeds:
-    path = workdir / f"seed_{seed}.json"
-    if path.exists():
-      r = json.loads(path.read_text())
-      if set(config.methods) <= set(r["methods"]):
-        runs.append(r)
-        continue
-    r = run_seed(config, ev, seed, workdir, config.train.progress)
-    path.write_text(json.dumps(r, indent=1))
-    runs.append(r)
+    runs.append(jtrain.cached_stage(
+        workdir / f"seed_{seed}.json", fp,
+        lambda seed=seed: run_seed(config, ev, seed, workdir, config.train.progress),
+        accept=lambda r: set(config.methods) <= set(r["methods"]), indent=1))
   table = summarize(runs, config.methods)
   res = {"data": ev.summary(), "seeds": seeds, "methods": list(config.methods), "table": table,
          "gates": gates(table, runs, config.gates), "wall_s": time.perf_counter() - t_start,

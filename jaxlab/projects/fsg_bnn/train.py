@@ -9,12 +9,15 @@
      outside jit) and evaluates Q(W) on the test set after each epoch;
   3. repeats for `num_seeds` seeds (seed, seed+1, ...) and writes `results.json` with per-seed
      and mean/std figures. A finished (seed, method) run is reused on restart (its own
-     `results.json`), so an interrupted sweep resumes at run granularity.
+     `results.json`), so an interrupted sweep resumes at run granularity; a run (or an FP
+     pretrain) left by other settings is refused, not reused.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import pathlib
 import time
 
@@ -109,15 +112,33 @@ def lr_schedule(config, steps_per_epoch: int):
   return optax.piecewise_constant_schedule(float(config.optim.lr), bounds)
 
 
+# Settings a (seed, method) run's numbers do not depend on: which runs the sweep holds.
+RUN_SELECTION_KEYS = ("methods", "seed", "num_seeds")
+# Settings the FP pretrain depends on.
+PRETRAIN_KEYS = ("data", "model", "quant", "pretrain")
+
+
 # ----------------------------------------------------------------------------- pretrain
 def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool):
   """Full-precision weights (act_bits as configured), Adam; cached in workdir."""
   cfg = problem.config
   path = workdir / "pretrain.msgpack"
+  # The FP pretrain depends on these settings only, so estimator sweeps share it.
+  fp = jtrain.config_fingerprint(cfg, keep=PRETRAIN_KEYS, ignore=("quant.weight_bits",))
+  fp_path = workdir / "pretrain.json"
   variables = problem.init_variables(seed)
   template = {"params": variables["params"], "batch_stats": variables["batch_stats"]}
   if path.exists():
-    return flax.serialization.from_bytes(template, path.read_bytes()), None
+    if fp_path.exists():
+      jtrain.check_same_settings(path, json.loads(fp_path.read_text()), fp)
+    else:
+      logging.warning("%s has no settings record (older jaxlab); reusing it unchecked.", path)
+    try:
+      return flax.serialization.from_bytes(template, path.read_bytes()), None
+    except Exception as e:  # msgpack raises several types for a truncated or foreign file
+      raise jtrain.StageCacheError(
+          f"{path}: cannot restore this pretrain checkpoint ({type(e).__name__}: {e}). Delete "
+          "it to pretrain again, or use a new --workdir.") from e
   tx = optax.adam(float(cfg.pretrain.lr))
   params, bstats = variables["params"], variables["batch_stats"]
   opt = tx.init(params)
@@ -143,7 +164,10 @@ def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool)
     params, bstats, opt, loss = step(params, bstats, opt, b["image"], b["label"], s)
   out = {"params": params, "batch_stats": bstats}
   workdir.mkdir(parents=True, exist_ok=True)
-  path.write_bytes(flax.serialization.to_bytes(out))
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_bytes(flax.serialization.to_bytes(out))
+  os.replace(tmp, path)
+  jtrain.write_json_atomic(fp_path, fp, indent=1)
   return out, {"steps": n, "wall_s": time.time() - t0, "final_loss": float(loss) if n else None}
 
 
@@ -152,8 +176,17 @@ def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pa
                progress: bool, fns: dict | None = None) -> dict:
   cfg = problem.config
   res_path = workdir / "results.json"
-  if res_path.exists():
-    return json.loads(res_path.read_text())
+  if res_path.exists():  # finished earlier: reuse it if the same settings made it
+    info_path = workdir / "config.json"
+    if info_path.exists():
+      stored = json.loads(info_path.read_text())["config"]
+      jtrain.check_same_settings(res_path, jtrain.config_fingerprint(stored, RUN_SELECTION_KEYS),
+                                 jtrain.config_fingerprint(cfg, RUN_SELECTION_KEYS))
+    try:
+      return json.loads(res_path.read_text())
+    except json.JSONDecodeError as e:
+      raise jtrain.StageCacheError(f"{res_path}: cannot read this finished run's results ({e}); "
+                                   "delete it to rerun that run, or use a new --workdir.") from e
   jtrain.write_run_info(workdir, cfg)
   init = jax.tree.map(jnp.copy, init)  # the step donates its state; keep the shared init alive
   weights, rest = fmodel.split_params(init["params"], problem.fp_layers)

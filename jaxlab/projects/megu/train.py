@@ -16,12 +16,12 @@ then run in one `vmap`-ed, jitted function. Then:
   (median of `repeats`, compile reported apart); peak memory is XLA's compiled
   `memory_analysis()` (arguments + outputs + temporaries − aliased) of each function.
 
-Per-dataset results are cached in `<workdir>/<stage>.json`, so a restarted run resumes.
+Per-dataset results are cached in `<workdir>/<stage>.json` with the settings that made them
+(`jaxlab.train.cached_stage`), so a restarted run resumes and a changed setting is refused.
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
@@ -405,13 +405,13 @@ def efficiency_experiment(config, workdir):
   return out
 
 
-def _cached(workdir, stage, fn):
-  path = pathlib.Path(workdir) / f"{stage}.json"
-  if path.exists():
-    return json.loads(path.read_text())
-  res = fn()
-  path.write_text(json.dumps(res, indent=2, default=float))
-  return res
+# Keys that only choose which stages run (each stage has its own cache file).
+STAGE_SELECTION_KEYS = ("data.names", "attack.enabled", "attack.variants", "efficiency.enabled")
+
+
+def _cached(workdir, stage, fn, fingerprint):
+  """A stage's result, reused from `<workdir>/<stage>.json` when this run's settings made it."""
+  return jtrain.cached_stage(pathlib.Path(workdir) / f"{stage}.json", fingerprint, fn)
 
 
 def train_and_evaluate(config, workdir) -> dict:
@@ -422,6 +422,7 @@ def train_and_evaluate(config, workdir) -> dict:
   seeds = [config.seed + i for i in range(config.num_seeds)]
   kinds = list(config.unlearn.kinds)
   results = {"seeds": seeds, "kinds": kinds, "datasets": {}, "gates": {}}
+  fp = jtrain.config_fingerprint(config, ignore=STAGE_SELECTION_KEYS)
 
   for name in tqdm.tqdm(list(config.data.names), desc="datasets"):
     def stage(name=name):
@@ -436,7 +437,7 @@ def train_and_evaluate(config, workdir) -> dict:
         _save_params(workdir, f"{name}_megu", theta_megu)
       return {"hparams": hp, "num_nodes": gd.num_nodes, "num_edges": gd.num_edges,
               "results": summarize(out, seeds, kinds), **times}
-    results["datasets"][name] = _cached(workdir, f"grid_{name}", stage)
+    results["datasets"][name] = _cached(workdir, f"grid_{name}", stage, fp)
     results["gates"][name] = utility_gates(results["datasets"][name]["results"], config.gates)
 
   if config.attack.enabled:
@@ -444,7 +445,7 @@ def train_and_evaluate(config, workdir) -> dict:
     for variant in config.attack.variants:
       endpoints, ratio = variant.split(":")
       att = _cached(workdir, f"attack_{endpoints}_{ratio}",
-                    lambda: attack_experiment(config, workdir, endpoints, float(ratio)))
+                    lambda: attack_experiment(config, workdir, endpoints, float(ratio)), fp)
       rec = att["recovery"]
       ok = lambda x: x is not None and x
       att["gates"] = {
@@ -455,7 +456,7 @@ def train_and_evaluate(config, workdir) -> dict:
       }
       results["attack"][variant] = att
   if config.efficiency.enabled:
-    eff = _cached(workdir, "efficiency", lambda: efficiency_experiment(config, workdir))
+    eff = _cached(workdir, "efficiency", lambda: efficiency_experiment(config, workdir), fp)
     eff["gates"] = {"speedup_ge": bool(eff["speedup_min"] >= config.gates.speedup),
                     "lower_peak_memory": bool(eff["memory_ratio_min"] > 1.0)}
     results["efficiency"] = eff

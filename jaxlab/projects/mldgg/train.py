@@ -22,13 +22,13 @@ Also measured: the compiled peak temporary memory of one pivot (O(N·P)) vs dens
 adjacency (O(N²)) message-passing forward (XLA `memory_analysis`, deterministic).
 Deviations: classifier heads are 7 wide in every setting (CiteSeer's unused logit is only a
 negative) so that both cross-dataset directions share one compiled function; the same Adam
-fine-tuning budget for every method. Per-(setting, method) results are cached in `<workdir>/<setting>__<method>.json`: a restarted
-run resumes.
+fine-tuning budget for every method. Per-(setting, method) results are cached in
+`<workdir>/<setting>__<method>.json` with the settings that made them: a restarted run resumes,
+a changed setting is refused.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 import time
@@ -222,12 +222,8 @@ def memory_experiment(config):
           "analytic_floats": {"pivot_NxP": n * p, "dense_NxN": n * n, "ratio": n / p}}
 
 
-def _cached(path, fn):
-  if path.exists():
-    return json.loads(path.read_text())
-  res = fn()
-  path.write_text(json.dumps(res, indent=2))
-  return res
+# Keys that only choose which cells run (each (instance, method) cell has its own cache file).
+CELL_SELECTION_KEYS = ("methods", "settings", "efficiency.enabled")
 
 
 def gates(results, config):
@@ -265,10 +261,12 @@ def train_and_evaluate(config, workdir) -> dict:
   bar = tqdm.tqdm(total=len(jobs) * len(config.methods), desc="mldgg",
                   disable=not config.train.progress)
   per_setting = {}
+  fp = jtrain.config_fingerprint(config, ignore=CELL_SELECTION_KEYS)
   for setting, inst in jobs:
     for m in config.methods:
       fname = inst[0].replace("/", "__").replace("->", "_to_") + f"__{m}.json"
-      cell = _cached(workdir / fname, lambda: run_instance(config, m, inst, seeds, runners))
+      cell = jtrain.cached_stage(workdir / fname, fp,
+                                 lambda: run_instance(config, m, inst, seeds, runners))
       results["instances"].setdefault(inst[0], {})[m] = cell
       per_setting.setdefault(setting, {}).setdefault(m, []).append(cell)
       bar.set_postfix_str(f"{inst[0]} {m} {cell['mean']:.1f}")
@@ -277,7 +275,8 @@ def train_and_evaluate(config, workdir) -> dict:
   results["settings"] = {s: {m: summarize(c, seeds) for m, c in ms.items()}
                          for s, ms in per_setting.items()}
   if config.efficiency.enabled:
-    results["efficiency"] = _cached(workdir / "efficiency.json", lambda: memory_experiment(config))
+    results["efficiency"] = jtrain.cached_stage(workdir / "efficiency.json", fp,
+                                                lambda: memory_experiment(config))
   results["gates"] = gates(results, config)
   results["wall_time_s"] = time.time() - t_start
   results["backend"] = jax.default_backend()

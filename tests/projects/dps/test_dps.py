@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlab import train as jtrain
 from jaxlab.configs import load_config
 from jaxlab.projects.dps import metrics as dmetrics
 from jaxlab.projects.dps import model as dmodel
@@ -366,7 +367,7 @@ def test_smoke_run_learns(tmp_path, data_dir):
   res = dtrain.train_and_evaluate(c, tmp_path)
   row = res["table"]["tds_only"]
   assert 50 < row["auc"]["mean"] <= 100 and 0 < row["ap"]["mean"] <= 100
-  log = json.loads((tmp_path / "seed_0.json").read_text())["methods"]["tds_only"]["log"]
+  log = json.loads((tmp_path / "seed_0.json").read_text())["result"]["methods"]["tds_only"]["log"]
   assert len(log["val_auc"]) == len(log["test_auc_at_best"]) == 2
   # the test figure recorded at the best validation epoch is the one the run reports
   assert log["test_auc_at_best"][-1] == pytest.approx(row["auc"]["mean"], abs=1e-6)
@@ -377,6 +378,11 @@ def test_smoke_run_learns(tmp_path, data_dir):
   assert res["table"]["edgebank"]["auc"]["mean"] > 55
   assert res["gates"]["precompute_s"]["gas_cache_s"] == 0.0  # GAS not needed, not built
   assert (tmp_path / "seed_0.json").exists()
+  # A rerun in the same workdir with another epoch budget is refused, not served stale figures.
+  c3 = load_config(CONFIG, f"smoke,data.dir={data_dir},methods=('tds_only','edgebank'),"
+                           "train.num_epochs=3,eval.test_at_best=True")
+  with pytest.raises(jtrain.StageCacheError, match="train.num_epochs: 2 -> 3"):
+    dtrain.train_and_evaluate(c3, tmp_path)
 
 
 def test_gas_pretrain_early_stopping(data_dir):

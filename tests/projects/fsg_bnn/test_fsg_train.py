@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxlab import data as jdata
+from jaxlab import train as jtrain
 from jaxlab.configs import load_config
 from jaxlab.projects.fsg_bnn import method as fm
 from jaxlab.projects.fsg_bnn import model as fmodel
@@ -108,6 +109,36 @@ def test_smoke_run_all_estimators(tmp_path, data_dir, monkeypatch):
   # A restart reuses the finished runs (resume at run granularity) and gives the same figures.
   again = ftrain.train_and_evaluate(cfg, tmp_path)
   assert again["runs"]["fsg"]["0"]["final_test_accuracy"] == res["runs"]["fsg"]["0"]["final_test_accuracy"]
+
+
+def test_resume_refuses_runs_and_pretrains_of_other_settings(tmp_path, data_dir, monkeypatch):
+  """A finished (seed, method) run or an FP pretrain left by other settings is refused before
+  anything is computed or overwritten; other estimators' settings do not touch the pretrain."""
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  path = str(REPO / "configs/fsg_bnn/mini.py")
+  cfg = load_config(path, "smoke,methods=('ste',)")
+  problem = ftrain.Problem(cfg)
+  run = tmp_path / "seed0" / "ste"
+  run.mkdir(parents=True)
+  old = load_config(path, "smoke,methods=('ste',),optim.lr=0.5")
+  jtrain.write_run_info(run, old)
+  jtrain.write_results(run, {"final_test_accuracy": 0.1})
+  with pytest.raises(jtrain.StageCacheError, match="optim.lr"):
+    ftrain.run_method(problem, "ste", None, 0, run, False)
+  jtrain.write_run_info(run, load_config(path, "smoke,methods=('ste','fsg'),train.progress=True"))
+  assert ftrain.run_method(problem, "ste", None, 0, run, False) == {"final_test_accuracy": 0.1}
+  sdir = tmp_path / "seed0"
+  (sdir / "pretrain.msgpack").write_bytes(b"not a checkpoint")
+  fp = jtrain.config_fingerprint(load_config(path, "smoke,pretrain.lr=0.5"),
+                                 keep=ftrain.PRETRAIN_KEYS, ignore=("quant.weight_bits",))
+  (sdir / "pretrain.json").write_text(json.dumps(fp))
+  with pytest.raises(jtrain.StageCacheError, match="pretrain.lr"):
+    ftrain.pretrain(problem, 0, sdir, False)
+  fp = jtrain.config_fingerprint(load_config(path, "smoke,fsg.alpha=0.5"),
+                                 keep=ftrain.PRETRAIN_KEYS, ignore=("quant.weight_bits",))
+  (sdir / "pretrain.json").write_text(json.dumps(fp))  # same pretrain settings, file damaged
+  with pytest.raises(jtrain.StageCacheError, match="cannot restore"):
+    ftrain.pretrain(problem, 0, sdir, False)
 
 
 def test_bad_inputs_fail_clearly(data_dir, monkeypatch):

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxlab import train as jtrain
 from jaxlab.configs import load_config
 from jaxlab.data import graphs as dgraphs
 from jaxlab.ops import graph as gops
@@ -345,9 +346,18 @@ def test_smoke_run_on_fake_graph(tmp_path):
       assert 0.0 <= cell[kind][m]["mean"] <= 100.0
     assert cell[kind]["num_u"] > 0
   assert (tmp_path / "results.json").exists()
-  # Resumes from the cached stage.
+  # Resumes from the cached stage; display settings do not matter, result settings do.
   again = mtrain.train_and_evaluate(c, tmp_path)
   assert again["datasets"] == res["datasets"]
+  with c.unlocked():
+    c.train.progress = not c.train.progress
+  assert mtrain.train_and_evaluate(c, tmp_path)["datasets"] == res["datasets"]
+  grid = (tmp_path / "grid_cora.json").read_text()
+  with c.unlocked():
+    c.unlearn.num_epochs = 4
+  with pytest.raises(jtrain.StageCacheError, match="unlearn.num_epochs: 3 -> 4"):
+    mtrain.train_and_evaluate(c, tmp_path)
+  assert (tmp_path / "grid_cora.json").read_text() == grid
 
 
 def test_real_cora_request_sizes(data_dir):

@@ -11,6 +11,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from jaxlab import train as jtrain
 from jaxlab.configs import load_config, set_key
 from jaxlab.ops import graph as gops
 from jaxlab.projects.mldgg import data as D
@@ -416,6 +417,14 @@ def test_smoke_run_two_methods(tmp_path):
   assert all(0.0 <= cell[m]["mean"] <= 100.0 and len(cell[m]["per_seed"]) == 2 for m in cell)
   assert res["efficiency"]["ratio"] > 1.0
   assert (tmp_path / "results.json").exists()
+  # Resume: a subset of the methods reuses its cells; another fine-tuning budget is refused.
+  with c.unlocked():
+    c.methods = ("mldgg",)
+  assert T.train_and_evaluate(c, str(tmp_path))["settings"]["cora_domains"]["mldgg"] == cell["mldgg"]
+  with c.unlocked():
+    c.train.ft_steps += 1
+  with pytest.raises(jtrain.StageCacheError, match="train.ft_steps"):
+    T.train_and_evaluate(c, str(tmp_path))
 
 
 @pytest.mark.slow
