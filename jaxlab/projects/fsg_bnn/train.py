@@ -164,10 +164,11 @@ def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool)
     params, bstats, opt, loss = step(params, bstats, opt, b["image"], b["label"], s)
   out = {"params": params, "batch_stats": bstats}
   workdir.mkdir(parents=True, exist_ok=True)
+  # Settings record first: a run killed before the checkpoint's rename simply pretrains again.
+  jtrain.write_json_atomic(fp_path, fp, indent=1)
   tmp = path.with_name(path.name + ".tmp")
   tmp.write_bytes(flax.serialization.to_bytes(out))
   os.replace(tmp, path)
-  jtrain.write_json_atomic(fp_path, fp, indent=1)
   return out, {"steps": n, "wall_s": time.time() - t0, "final_loss": float(loss) if n else None}
 
 
