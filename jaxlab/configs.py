@@ -8,6 +8,7 @@ A config file `configs/<slug>/<name>.py` defines `get_config(arg=None)` and ends
 from __future__ import annotations
 
 import ast
+import difflib
 from typing import Callable
 
 import ml_collections
@@ -44,6 +45,20 @@ def _flat_keys(cfg, prefix=""):
   return out
 
 
+def _unknown_key(cfg, key: str) -> KeyError:
+  """The error for a misspelt key: the closest valid keys first, then all of them."""
+  keys = _flat_keys(cfg)
+  # The last part alone first (`train.lrr` -> `optim.lr`), then whole dotted keys
+  # (`train.num_epoch` -> `train.num_epochs`).
+  leaves = [k.rsplit(".", 1)[-1] for k in keys]
+  near = difflib.get_close_matches(key.rsplit(".", 1)[-1], leaves, n=3, cutoff=0.8)
+  close = [k for k, leaf in zip(keys, leaves) if leaf in near]
+  close += [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.6) if k not in close]
+  close = close[:3]
+  hint = f" Did you mean {' or '.join(repr(k) for k in close)}?" if close else ""
+  return KeyError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(keys)}")
+
+
 def _parse_value(text: str, current):
   if isinstance(current, bool):
     low = text.lower()
@@ -74,10 +89,10 @@ def set_key(cfg: ml_collections.ConfigDict, key: str, text: str) -> None:
   parts = key.split(".")
   for p in parts[:-1]:
     if p not in node or not isinstance(node[p], ml_collections.ConfigDict):
-      raise KeyError(f"unknown config key {key!r}; valid keys: {', '.join(_flat_keys(cfg))}")
+      raise _unknown_key(cfg, key)
     node = node[p]
   if parts[-1] not in node:
-    raise KeyError(f"unknown config key {key!r}; valid keys: {', '.join(_flat_keys(cfg))}")
+    raise _unknown_key(cfg, key)
   with node.unlocked():
     node[parts[-1]] = _parse_value(text, node[parts[-1]])
 
