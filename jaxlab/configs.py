@@ -55,8 +55,8 @@ def _unknown_key(cfg, key: str) -> KeyError:
   close = [k for k, leaf in zip(keys, leaves) if leaf in near]
   close += [k for k in difflib.get_close_matches(key, keys, n=3, cutoff=0.6) if k not in close]
   close = close[:3]
-  hint = f" Did you mean {' or '.join(repr(k) for k in close)}?" if close else ""
-  return KeyError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(keys)}")
+  hint = f" (did you mean {' or '.join(repr(k) for k in close)}?)" if close else ""
+  return KeyError(f"unknown config key {key!r}{hint}; valid keys: {', '.join(keys)}")
 
 
 def _parse_value(text: str, current):

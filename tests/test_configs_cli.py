@@ -47,13 +47,13 @@ def test_unknown_key_lists_valid_keys():
 
 def test_unknown_key_suggests_the_closest():
   path = str(REPO / "configs/baselines/mnist_cnn.py")
-  with pytest.raises(KeyError, match=r"Did you mean 'optim\.lr'"):
+  with pytest.raises(KeyError, match=r"did you mean 'optim\.lr'"):
     configs.load_config(path, "optim.lrr=0.1")
-  with pytest.raises(KeyError, match=r"Did you mean 'optim\.lr'"):  # the leaf under another parent
+  with pytest.raises(KeyError, match=r"did you mean 'optim\.lr'"):  # the leaf under another parent
     configs.load_config(path, "train.lrr=3")
   with pytest.raises(KeyError) as e:
     configs.load_config(path, "zzzz=1")
-  assert "Did you mean" not in str(e.value) and "Valid keys: " in str(e.value)
+  assert "did you mean" not in str(e.value) and "valid keys: " in str(e.value)
 
 
 def test_unknown_variant_argument():
