@@ -144,7 +144,7 @@ def forward(params, hp: HParams, task: Task, graph, key, train: bool, kl_scale=1
   else:
     logits = M.dense(params["head"][task.label_space], r)
   if hp.use_sl:
-    aux["struct"] = M.structure_regularizer(b, r, pivots, hp.alpha, hp.beta)
+    aux["struct"] = M.structure_regularizer(b, r, pivots, hp.alpha, hp.beta, node_mask)
     unsup = unsup + hp.gamma * aux["struct"]
   return logits, unsup, aux
 

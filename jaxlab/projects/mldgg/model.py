@@ -135,14 +135,19 @@ def dense_learned_propagate(theta_t, z, node_mask, h):
   return (a @ h) / (a.sum(1)[:, None] + EPS)
 
 
-def structure_regularizer(b, r, pivots, alpha, beta):
-  """R_struct = α mean_{p,q} E_pq ‖r_p − r_q‖² + β mean(B), E = Bᵀ B [P, P] (pivot-level Eq. 4)."""
+def structure_regularizer(b, r, pivots, alpha, beta, node_mask):
+  """R_struct = α mean_{p,q} E_pq ‖r_p − r_q‖² + β mean(B), E = Bᵀ B [P, P] (pivot-level Eq. 4).
+
+  mean(B) runs over the real rows only (padding rows of B are zero; averaging over them made
+  the L0 term shrink with the padding).
+  """
   e = b.T @ b
   e = e / (jnp.max(e) + EPS)
   rp = r[pivots]
   sq = jnp.sum(rp * rp, -1)
   d2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * rp @ rp.T, 0.0)
-  return alpha * jnp.mean(e * d2) + beta * jnp.mean(b)
+  n_real = jnp.maximum(node_mask.sum(), 1).astype(b.dtype)
+  return alpha * jnp.mean(e * d2) + beta * jnp.sum(b) / (n_real * b.shape[1])
 
 
 # ----------------------------------------------------------------------------------------------
