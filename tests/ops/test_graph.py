@@ -35,11 +35,26 @@ def test_normalized_propagation_matches_dense(r_exp, weighted):
   w = np.random.default_rng(3).random(len(s)).astype(np.float32) if weighted else None
   a = gops.dense_adjacency(s, r, N, w)
   a_hat = gops.dense_normalized_adjacency(a, r=r_exp)
-  # Closed form of the symmetric case, written out independently.
-  if r_exp == 0.5:
-    at = a + np.eye(N)
-    d = at.sum(1)
-    np.testing.assert_allclose(a_hat, at / np.sqrt(d)[:, None] / np.sqrt(d)[None, :])
+  # Closed form D^(r-1) (A+I) D^(-r) (D = row sums), written out independently for each r.
+  at = np.zeros((N, N))
+  for si, ri, wi in zip(s, r, np.ones(len(s)) if w is None else w):
+    at[ri, si] += wi
+  at += np.eye(N)
+  d = at.sum(1)
+  ref = {0.5: at / np.sqrt(d)[:, None] / np.sqrt(d)[None, :], 0.0: at / d[:, None],
+         1.0: at / d[None, :]}[r_exp]
+  np.testing.assert_allclose(a_hat, ref, rtol=1e-12)
+  # The documented conventions: r = 0 row-stochastic (mean aggregation), so Â 1 = 1;
+  # r = 1 column-stochastic for a symmetric Ã, so propagation preserves the column sums of X.
+  ones = jnp.ones((N, F))
+  if r_exp == 0.0:
+    np.testing.assert_allclose(a_hat.sum(1), 1., rtol=1e-12)
+    np.testing.assert_allclose(gops.normalized_adjacency_apply(ones, s, r, w, r=0.0), 1.,
+                               rtol=1e-6)
+  if r_exp == 1.0 and not weighted:
+    np.testing.assert_allclose(a_hat.sum(0), 1., rtol=1e-12)
+    np.testing.assert_allclose(gops.normalized_adjacency_apply(jnp.asarray(x), s, r, r=1.0).sum(0),
+                               x.sum(0), rtol=1e-5, atol=1e-5)
   for k in (1, 2, 3):
     out = jax.jit(gops.normalized_adjacency_apply, static_argnames=("k", "r"))(
         jnp.asarray(x), s, r, None if w is None else jnp.asarray(w), k=k, r=r_exp)
@@ -87,7 +102,9 @@ def test_padding_invariance():
     w = jnp.asarray(p.edge_mask, jnp.float32)
     sp = np.zeros(g.nodes.shape[0], bool)
     sp[:N] = seeds
-    for weight in (None, w):  # pad_with_graphs edges never reach real nodes either way
+    # pad_with_graphs edges never reach real nodes either way, so weight=None vs edge_mask
+    # cannot differ here; test_khop_respects_zero_weight_edges covers edge_weight itself.
+    for weight in (None, w):
       out = prop(jnp.asarray(g.nodes), g.senders, g.receivers, weight, k=2)
       np.testing.assert_allclose(out[:N], base, rtol=1e-6, atol=1e-6)
       hop = hops(jnp.asarray(sp), g.senders, g.receivers, 3, weight)
@@ -109,6 +126,24 @@ def test_khop_mask_matches_bfs():
   dist = np.asarray(gops.hop_distance(jnp.asarray(seeds), s, r, 3))
   assert dist[1] == 0
   np.testing.assert_array_equal(dist <= 3, np.asarray(gops.khop_mask(jnp.asarray(seeds), s, r, 3)))
+
+
+def test_khop_respects_zero_weight_edges():
+  """Undirected chain 0 - 1 - 2 - 3 with the (real) edge 1 - 2 weighted 0 in both directions:
+  traversal from 0 stops at 1, while with weight 1 (or no weight) it crosses to 2 and 3."""
+  s = jnp.asarray([0, 1, 1, 2, 2, 3], jnp.int32)
+  r = jnp.asarray([1, 0, 2, 1, 3, 2], jnp.int32)
+  seeds = jnp.asarray([True, False, False, False])
+  cut = jnp.asarray([1., 1., 0., 0., 1., 1.])
+  for k in (2, 3):
+    np.testing.assert_array_equal(gops.khop_mask(seeds, s, r, k, cut), [True, True, False, False])
+    np.testing.assert_array_equal(gops.khop_mask(seeds, s, r, k, jnp.ones(6)),
+                                  [True, True, True, k >= 3])
+  np.testing.assert_array_equal(gops.hop_distance(seeds, s, r, 3, cut), [0, 1, 4, 4])
+  np.testing.assert_array_equal(gops.hop_distance(seeds, s, r, 3, jnp.ones(6)), [0, 1, 2, 3])
+  # Same under jit, where the weights are traced.
+  got = jax.jit(gops.khop_mask, static_argnums=3)(seeds, s, r, 3, cut)
+  np.testing.assert_array_equal(got, [True, True, False, False])
 
 
 def test_khop_and_hop_distance_follow_edge_direction():

@@ -272,7 +272,34 @@ def test_encoder_shapes_and_padding_invariance(data_dir):
       {"params": p}, feats, gd.graph.senders, gd.graph.receivers, w, num_nodes=N)
   chex.assert_shape(emb, (N, 8))
   chex.assert_shape(logits, (N, 7))
-  # Dense reference of the first layer + propagation on the same params.
+  # Dense reference of the first layer + propagation on the same params, with a per-session
+  # edge_weight that zeroes some real edges (both directions) and non-zero biases so the ReLU
+  # and the bias terms matter. Written out with numpy: A[r, s] = w, Â = D^-1/2 (A+I) D^-1/2.
+  s_np, r_np = np.asarray(gd.graph.senders), np.asarray(gd.graph.receivers)
+  w_np = np.asarray(gd.edge_mask, np.float64)
+  w_np[(s_np + r_np) % 5 == 0] = 0.  # symmetric in (s, r): removes undirected edges
+  assert 0 < int(((w_np == 0) & np.asarray(gd.edge_mask)).sum()) < int(gd.edge_mask.sum())
+  rng = np.random.default_rng(0)
+  p_ref = dict(p, b1=jnp.asarray(rng.normal(size=p["b1"].shape) * 0.05, jnp.float32),
+               b2=jnp.asarray(rng.normal(size=p["b2"].shape) * 0.05, jnp.float32))
+  (emb_w, logits_w), inter = enc.apply(
+      {"params": p_ref}, feats, gd.graph.senders, gd.graph.receivers,
+      jnp.asarray(w_np, jnp.float32), num_nodes=N, capture_intermediates=True)
+  a = np.zeros((N, N))
+  np.add.at(a, (r_np, s_np), w_np)
+  a += np.eye(N)
+  d = a.sum(1)
+  a_hat = a / np.sqrt(d)[:, None] / np.sqrt(d)[None, :]
+  pr = jax.tree.map(lambda v: np.asarray(v, np.float64), p_ref)
+  h1 = np.maximum(a_hat @ (np.asarray(gd.graph.nodes, np.float64) @ pr["w1"]) + pr["b1"], 0.)
+  # Deterministic dropout passes the first layer's activations through unchanged.
+  np.testing.assert_allclose(np.asarray(inter["intermediates"]["Dropout_0"]["__call__"][0]),
+                             h1, rtol=1e-4, atol=1e-5)
+  emb_ref = np.maximum(a_hat @ (h1 @ pr["w2"]["kernel"]) + pr["b2"], 0.)
+  np.testing.assert_allclose(np.asarray(emb_w), emb_ref, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(
+      np.asarray(logits_w), emb_ref @ pr["classifier"]["kernel"] + pr["classifier"]["bias"],
+      rtol=1e-4, atol=1e-5)
   # More padding (nodes, edges, zero-valued feature triples) leaves real nodes unchanged.
   big = gd.padded(N + 77, gd.graph.senders.shape[0] + 130)
   fb = mmodel.SparseFeatures(*map(jnp.asarray, mmodel.sparse_features(
