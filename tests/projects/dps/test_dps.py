@@ -182,7 +182,8 @@ def _tables(f, K, seed=0):
 @pytest.mark.parametrize("samplers", [(("uniform", 4),), (("recent", 4),), (("tds", 4),),
                                       (("gas", 4),), (("gas", 2), ("tds", 2))])
 def test_causality_two_hop(samplers):
-  """No sampled neighbour (hop 1 or 2) has time >= its query time; masks ⇔ ids != 0."""
+  """No sampled neighbour (hop 1 or 2) has time >= its query time; masks ⇔ ids != 0; each
+  sampler fills as many slots as the query node's past allows."""
   src, dst, t = _events()
   f = dsamp.NeighborFinder(src, dst, t, 12)
   tables = _tables(f, 4)
@@ -198,6 +199,23 @@ def test_causality_two_hop(samplers):
   np.testing.assert_array_equal(nb["mask1"], nb["ids1"] > 0)
   np.testing.assert_array_equal(nb["mask2"], nb["ids2"] > 0)
   assert not nb["mask1"][-4:].any()  # padding queries (node 0) have no neighbours
+  # every sampler samples, and fills exactly as many slots as the causal history allows:
+  # n = #events of the query node strictly before the query time, counted from the raw event
+  # list (not NeighborFinder); uniform draws K with replacement when n > 0, recent and the
+  # caches (16 >= K candidates kept) min(K, n) distinct events; hop 2 queries at hop-1 times
+  def n_before(nodes, times):
+    a, b = np.ravel(nodes)[:, None], np.ravel(times)[:, None]
+    return (((src == a) & (t < b)).sum(1) + ((dst == a) & (t < b)).sum(1)).reshape(
+        np.shape(nodes))
+
+  n1 = n_before(u, tq)
+  n2 = n_before(nb["ids1"], tq[:, None, None] - nb["dt1"].astype(np.int64))  # [Q, S, K]
+  assert (n1 == 0).any() and ((0 < n1) & (n1 < K)).any() and (n1 > K).any()  # all regimes
+  for s, (name, _) in enumerate(samplers):
+    assert nb["mask1"][:, s].any() and nb["mask2"][..., s, :].any(), name
+    want = (lambda n: K * (n > 0)) if name == "uniform" else (lambda n: np.minimum(K, n))
+    np.testing.assert_array_equal(nb["mask1"][:, s].sum(-1), want(n1), err_msg=name)
+    np.testing.assert_array_equal(nb["mask2"][..., s, :].sum(-1), want(n2), err_msg=name)
   # each sampled (id, time) is a real past interaction of the query node
   ids1, t1, _, m1 = dsamp.sample_neighbours(f, samplers, u, tq, np.random.default_rng(2), tables)
   pairs = set(zip(src.tolist(), dst.tolist(), t.tolist())) | set(zip(dst.tolist(), src.tolist(),
@@ -385,25 +403,47 @@ def test_smoke_run_learns(tmp_path, data_dir):
     dtrain.train_and_evaluate(c3, tmp_path)
 
 
-def test_gas_pretrain_early_stopping(data_dir):
-  """gas.pretrain_early_stop: validated epochs, patience respected, best epoch's params kept
-  (the cache built from them equals a cache built from a fresh run stopped at that epoch)."""
-  c = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs=4,"
-                          "gas.pretrain_early_stop=True,train.patience=1,gas.mode='atte'")
+def test_gas_pretrain_early_stopping(data_dir, monkeypatch):
+  """gas.pretrain_early_stop: with scripted validation AUCs that peak at epoch 1, patience 2
+  stops after epoch 3 and the epoch-1 params are kept (the cache built from them equals a
+  cache built from a fresh run of 2 fixed epochs)."""
+  # the real val AUC of the tiny pretraining keeps rising, so script it (the training is real)
+  scripted = [60.0, 70.0, 65.0, 69.0, 90.0, 95.0]
+  seen = []  # host copies of the params each validation saw (the step donates its buffers)
+
+  def fake_evaluate(self, params, idx, *args, **kw):
+    assert idx is self.events.val
+    seen.append(jax.tree_util.tree_map(np.array, params))
+    return {"auc": scripted[len(seen) - 1], "ap": 0.0, "beta": [1.0]}
+
+  returned, fit_model = [], dtrain.fit_model
+
+  def spy_fit(*args, **kw):  # what structure_sampling gets back from the pretraining
+    out = fit_model(*args, **kw)
+    returned.append(jax.tree_util.tree_map(np.asarray, out[0]))
+    return out
+
+  monkeypatch.setattr(dtrain.LinkModel, "evaluate", fake_evaluate)
+  monkeypatch.setattr(dtrain, "fit_model", spy_fit)
+  c = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs=6,"
+                          "gas.pretrain_early_stop=True,train.patience=2,gas.mode='atte'")
   ev = dtrain.Events(c)
   key = jax.random.key(0, impl=c.rng_impl)
   tables, info, _ = dtrain.structure_sampling(c, ev, 0, key, need=("gas",))
-  val = info["gas_pretrain_val_auc"]
-  n = info["gas_pretrain_epochs"]
-  assert 1 <= n <= 4 and len(val) == n
-  best = int(np.argmax(val))
-  if n < 4:  # stopped early: the last epoch did not improve on the best (patience 1)
-    assert best == n - 2
-  # a fixed-epoch run of best + 1 epochs ends at the same params, so the same GAS cache
-  c2 = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs={best + 1},"
+  # epochs 2 and 3 do not beat epoch 1 → stop after 4 epochs, not 3 (patience 1) or 6 (none)
+  assert info["gas_pretrain_epochs"] == len(seen) == 4
+  assert info["gas_pretrain_val_auc"] == scripted[:4]
+  # the returned params are epoch 1's, not the last epoch's
+  chex.assert_trees_all_equal(returned[0], seen[1])
+  assert not all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(seen[1]),
+                                                      jax.tree_util.tree_leaves(seen[3])))
+  # a fixed-epoch run of 2 epochs (no validation) ends at the same params, so the same cache
+  c2 = load_config(CONFIG, f"smoke,data.dir={data_dir},gas.pretrain_epochs=2,"
                            "gas.pretrain_early_stop=False,gas.mode='atte'")
   tables2, info2, _ = dtrain.structure_sampling(c2, ev, 0, key, need=("gas",))
-  assert "gas_pretrain_val_auc" not in info2 and info2["gas_pretrain_epochs"] == best + 1
+  assert "gas_pretrain_val_auc" not in info2 and info2["gas_pretrain_epochs"] == 2
+  assert len(seen) == 4  # the fixed run never validates
+  chex.assert_trees_all_equal(returned[1], seen[1])
   np.testing.assert_array_equal(tables["gas"], tables2["gas"])
 
 
