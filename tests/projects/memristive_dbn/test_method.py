@@ -1,5 +1,6 @@
 """CD counts, the CDacc accumulator, write rules, read-outs, no-autodiff, and a tiny overfit."""
 
+import ast
 import inspect
 import pathlib
 
@@ -36,15 +37,20 @@ def test_accumulator_conserves_exactly():
 def test_cd_counts_equal_brute_force():
   rs = np.random.default_rng(1)
   v0 = (rs.random((7, 6)) > 0.5).astype(np.float32)
-  w = {"W": jnp.asarray(rs.normal(size=(6, 5)), jnp.float32), "bv": jnp.zeros(6),
-       "bh": jnp.zeros(5)}
+  wn = {"W": rs.normal(size=(6, 5)), "bv": 2.0 * rs.normal(size=6), "bh": 2.0 * rs.normal(size=5)}
+  wn = {k: v.astype(np.float32) for k, v in wn.items()}
+  w = {k: jnp.asarray(v) for k, v in wn.items()}
   dns = method.rbm_cd_counts(w, jnp.asarray(v0), KEY, 0.0, 0, "bernoulli", 1.5)
-  # Recompute the same states (same key path) and count with a double loop.
+  # Recompute the states with numpy currents (biases included here, not by model.read) and the
+  # same uniforms (same key path), then count with a double loop.
   ks = jax.random.split(KEY, 6)
-  h0 = model.sample(jax.nn.sigmoid(model.read(jnp.asarray(v0), w["W"], w["bh"], ks[0], 0.0)), ks[1])
-  v1 = model.sample_visible(model.read(h0, w["W"].T, w["bv"], ks[2], 0.0), ks[3], 0)
-  h1 = model.sample(jax.nn.sigmoid(model.read(v1, w["W"], w["bh"], ks[4], 0.0)), ks[5])
-  v0n, h0n, v1n, h1n = (np.asarray(a) for a in (v0, h0, v1, h1))
+  up = lambda v, b=wn["bh"]: model.sample(jax.nn.sigmoid(v @ wn["W"] + b), ks[1])
+  v0n = v0
+  h0n = np.asarray(up(v0n))
+  v1n = np.asarray(model.sample_visible(jnp.asarray(h0n @ wn["W"].T + wn["bv"]), ks[3], 0))
+  h1n = np.asarray(model.sample(jax.nn.sigmoid(v1n @ wn["W"] + wn["bh"]), ks[5]))
+  # The biases are large enough to change the sampled states (else they would go untested).
+  assert np.any(np.asarray(up(v0n, 0.0)) != h0n)
   ref = np.zeros((6, 5), np.int64)
   for i in range(6):
     for j in range(5):
@@ -54,6 +60,63 @@ def test_cd_counts_equal_brute_force():
   np.testing.assert_array_equal(np.asarray(dns["bv"]), (v0n - v1n).sum(0).astype(int))
   np.testing.assert_array_equal(np.asarray(dns["bh"]), (h0n - h1n).sum(0).astype(int))
   chex.assert_type(dns["W"], jnp.int32)
+
+
+def test_updown_counts_equal_brute_force():
+  """Up-down statistics (Hinton 2006, appendix B) against a numpy double loop. Weights are
+  multiples of K and biases odd multiples of K / 2, so every current is >= K / 2 = 1000 in size
+  and every state is exactly its step function (sigmoid -> 0 or 1, u in [0, 1)); the label
+  biases add distinct fractions of K, so the label softmax is exactly one-hot too."""
+  rs = np.random.default_rng(5)
+  K = 2000.0
+  nv, nh, npn, nl, nt, b = 6, 5, 4, 3, 5, 8
+  wi = lambda *s: K * rs.integers(-2, 3, s).astype(np.float32)
+  bi = lambda n: K * (rs.integers(-2, 2, n) + 0.5).astype(np.float32)
+  wn = {"vishid": wi(nv, nh), "hidrecb": bi(nh), "hidpen": wi(nh, npn), "penrecb": bi(npn),
+        "hidvis": wi(nh, nv), "visgenb": bi(nv), "penhid": wi(npn, nh), "hidgenb": bi(nh),
+        "top_W": wi(npn + nl, nt), "top_bh": bi(nt),
+        "top_bv": np.concatenate([bi(npn), K * (rs.integers(-2, 2, nl) + 0.1 * np.arange(1, 4))])}
+  wn = {k: v.astype(np.float32) for k, v in wn.items()}
+  data = (rs.random((b, nv)) > 0.5).astype(np.float32)
+  lab = np.eye(nl, dtype=np.float32)[rs.integers(0, nl, b)]
+  cd_k = 2
+  counts = jax.jit(method.updown_counts, static_argnums=(5, 6, 7, 8))  # one compile: faster
+  dns = counts({k: jnp.asarray(v) for k, v in wn.items()}, jnp.asarray(data), jnp.asarray(lab),
+               KEY, 0.0, nl, "bernoulli", cd_k, 1.5)
+  f64 = {k: v.astype(np.float64) for k, v in wn.items()}
+  up = lambda s, wm, bias: (s @ f64[wm] + f64[bias] > 0).astype(np.float64)
+  wh = up(data, "vishid", "hidrecb")
+  wp = up(wh, "hidpen", "penrecb")
+  v_top0 = np.concatenate([wp, lab], 1)
+  t0 = t = up(v_top0, "top_W", "top_bh")
+  for _ in range(cd_k):
+    i_v = t @ f64["top_W"].T + f64["top_bv"]
+    v_neg = np.concatenate([i_v[:, :npn] > 0, np.eye(nl)[np.argmax(i_v[:, npn:], 1)]], 1)
+    t = up(v_neg, "top_W", "top_bh")
+  sp = v_neg[:, :npn]
+  sh = up(sp, "penhid", "hidgenb")
+  sv = up(sh, "hidvis", "visgenb")
+  psp, psh = up(sh, "hidpen", "penrecb"), up(sv, "vishid", "hidrecb")
+  pv, ph = up(wh, "hidvis", "visgenb"), up(wp, "penhid", "hidgenb")
+
+  def outer(a, c):  # sum over the batch of a[r, i] c[r, j], one entry at a time
+    ref = np.zeros((a.shape[1], c.shape[1]), np.int64)
+    for i in range(a.shape[1]):
+      for j in range(c.shape[1]):
+        ref[i, j] = sum(int(a[r, i] * c[r, j]) for r in range(b))
+    return ref
+
+  ref = {"hidvis": outer(wh, data - pv), "visgenb": (data - pv).sum(0),
+         "penhid": outer(wp, wh - ph), "hidgenb": (wh - ph).sum(0),
+         "top_W": outer(v_top0, t0) - outer(v_neg, t), "top_bv": (v_top0 - v_neg).sum(0),
+         "top_bh": (t0 - t).sum(0),
+         "hidpen": outer(sh, sp - psp), "penrecb": (sp - psp).sum(0),
+         "vishid": outer(sv, sh - psh), "hidrecb": (sh - psh).sum(0)}
+  assert set(dns) == set(ref)
+  for k in ref:
+    assert np.any(ref[k] != 0), k  # every statistic is non-trivial here (a sign flip shows)
+    np.testing.assert_array_equal(np.asarray(dns[k]), ref[k].astype(int), err_msg=k)
+    chex.assert_type(dns[k], jnp.int32)
 
 
 def _dev_syn(shape, spec):
@@ -76,20 +139,36 @@ def test_cdacc_writes_one_pulse_only_on_threshold_crossing():
                              atol=1e-6)
   assert np.all(dg[written == 0] == 0)
   assert int(tal["pulses"]) == 4 and int(tal["events"]) == 4 and int(tal["events_a"]) == 7
-  # multi_pulse: |k| pulses.
+  # multi_pulse: |k| pulses, each one step 1/P_max of the (unit) range on the linear ideal device.
   new2, tal2 = method.apply_update(syn, dn, KEY, "cdacc", dict(hp, multi_pulse=True), scal)
   assert int(tal2["pulses"]) == 6 and int(tal2["events"]) == 4
+  k = np.asarray([[0, 1, -1, 0], [2, -2, 0, 0], [0, 0, 0, 0]])
+  np.testing.assert_array_equal(np.asarray(new2["count"]), np.abs(k))
+  np.testing.assert_allclose(np.asarray(new2["g"] - syn["g"]), k / 128, atol=1e-6)
 
 
 def test_online_rounding_is_unbiased():
-  spec = devices.get_device("ideal")
+  """Asymmetric linear device (128 LTP, 64 LTD states): dW = +-0.03 is 1.28 LTP or 0.64 LTD
+  pulses; either way the expected conductance change is dW / (2 W_max) = +-0.01."""
+  spec = devices.get_device("ideal", p_ltd=64)
   scal = devices.device_scalars(spec)
   syn = _dev_syn((200, 200), spec)
   hp = dict(lr=0.1, batch_size=100, theta=100, multi_pulse=False, w_max=1.5)
-  dn = jnp.full((200, 200), 30, jnp.int32)  # dW = 0.03 -> x = 0.03 * 128 / 3 = 1.28 pulses
+  sign = np.where(np.arange(200)[:, None] < 100, 1, -1) * np.ones((1, 200), int)
+  dn = jnp.asarray(30 * sign, jnp.int32)  # top half +30, bottom half -30
   new, tal = method.apply_update(syn, dn, KEY, "online", hp, scal)
-  assert int(tal["pulses"]) / 40000 == pytest.approx(1.28, abs=0.02)
-  assert set(np.unique(np.asarray(new["count"]))) <= {1, 2}
+  cnt, dg = np.asarray(new["count"]), np.asarray(new["g"] - syn["g"])
+  pos, neg = sign > 0, sign < 0
+  assert cnt[pos].mean() == pytest.approx(1.28, abs=0.02)
+  assert cnt[neg].mean() == pytest.approx(0.64, abs=0.02)
+  assert set(np.unique(cnt[pos])) <= {1, 2} and set(np.unique(cnt[neg])) <= {0, 1}
+  assert int(tal["pulses"]) == cnt.sum()
+  # LTP only where dN > 0, LTD only where dN < 0, each pulse one state of its own curve.
+  assert np.all(dg[pos] > 0) and np.all(dg[neg] <= 0)
+  np.testing.assert_allclose(dg[pos], cnt[pos] / 128, atol=1e-6)
+  np.testing.assert_allclose(dg[neg], -cnt[neg] / 64, atol=1e-6)
+  assert dg[pos].mean() == pytest.approx(0.01, abs=2e-4)
+  assert dg[neg].mean() == pytest.approx(-0.01, abs=3e-4)
 
 
 def test_software_update_is_float_cd():
@@ -122,22 +201,44 @@ def _toy_dbn(scale):
   return w
 
 
+def _counting_dbn():
+  """Three pixels copied up to three top units (steep sigmoids, +-20 currents); label k gets
+  the current 10 (k s - k^2 / 2) from s top units on, so the label is the number of on pixels
+  (margins >= 5): every read-out at low temperature must return x.sum(1)."""
+  eye = 40.0 * np.eye(3, dtype=np.float32)
+  k = np.arange(4, dtype=np.float32)
+  lab = np.repeat(10.0 * k[:, None], 3, 1)
+  f = lambda v: jnp.asarray(v, jnp.float32)
+  off = f([-20.0] * 3)
+  return {"vishid": f(eye), "hidrecb": off, "hidpen": f(eye), "penrecb": off,
+          "top_W": f(np.concatenate([eye, lab])), "top_bh": off,
+          "top_bv": f(np.concatenate([np.zeros(3), -5.0 * k ** 2]))}
+
+
+def _all_binary(n):
+  return jnp.asarray([[(i >> b) & 1 for b in range(n)] for i in range(2 ** n)], jnp.float32)
+
+
 def test_sampling_readout_matches_deterministic_at_low_temperature():
-  w = _toy_dbn(scale=40.0)  # large |I|: sigmoid -> step, softmax -> argmax
-  x = jnp.asarray((np.random.default_rng(3).random((16, 8)) > 0.5).astype(np.float32))
-  det = model.predict(x, w, KEY, 0.0, 3, "det")
-  samp = model.predict(x, w, KEY, 0.0, 3, "samp", n_samples=1000)
-  np.testing.assert_array_equal(det, samp)
-  chex.assert_shape(det, (16,))
+  w = _counting_dbn()
+  x = _all_binary(3)
+  det = model.predict(x, w, KEY, 0.0, 4, "det")
+  want = np.asarray(x).sum(1).astype(int)
+  assert len(set(want)) == 4  # several classes, not one constant vector
+  np.testing.assert_array_equal(det, want)
+  samp = model.predict(x, w, KEY, 0.0, 4, "samp", n_samples=1000)
+  np.testing.assert_array_equal(samp, want)
+  chex.assert_shape(det, (8,))
 
 
 def test_analog_readout_matches_deterministic_at_low_temperature():
-  w = _toy_dbn(scale=40.0)
-  x = jnp.asarray((np.random.default_rng(3).random((16, 8)) > 0.5).astype(np.float32))
-  np.testing.assert_array_equal(model.predict(x, w, KEY, 0.0, 3, "analog"),
-                                model.predict(x, w, KEY, 0.0, 3, "det"))
+  w = _counting_dbn()
+  x = _all_binary(3)
+  want = np.asarray(x).sum(1).astype(int)
+  np.testing.assert_array_equal(model.predict(x, w, KEY, 0.0, 4, "det"), want)
+  np.testing.assert_array_equal(model.predict(x, w, KEY, 0.0, 4, "analog"), want)
   with pytest.raises(ValueError, match="mode"):
-    model.predict(x, w, KEY, 0.0, 3, "bogus")
+    model.predict(x, w, KEY, 0.0, 4, "bogus")
 
 
 def _copy_chain_dbn():
@@ -167,19 +268,39 @@ def test_sampling_readout_resamples_grey_pixels_each_pass_and_sums_currents():
 
 def test_free_energy_readout_shape_and_bad_readout():
   w = _toy_dbn(1.0)
-  pen = jnp.ones((4, 5))
-  lg = model.label_logits(pen, w, KEY, 0.0, 3, readout="free_energy")
+  pen = (np.random.default_rng(4).random((4, 5)) > 0.5).astype(np.float32)
+  lg = model.label_logits(jnp.asarray(pen), w, KEY, 0.0, 3, readout="free_energy")
   chex.assert_shape(lg, (4, 3))
+  # Hand-computed: v = (pen, one-hot label), -F(v) = bv.v + sum_j log(1 + exp(bh_j + v.W_j));
+  # log p(label | pen) = -F - logsumexp over labels (a per-row constant cancels).
+  wt, bv, bh = (np.asarray(w[k], np.float64) for k in ("top_W", "top_bv", "top_bh"))
+  neg_f = np.zeros((4, 3))
+  for b in range(4):
+    for y in range(3):
+      v = np.concatenate([pen[b], np.eye(3)[y]])
+      neg_f[b, y] = v @ bv + sum(np.log1p(np.exp(bh[j] + v @ wt[:, j])) for j in range(7))
+  ref = neg_f - np.log(np.exp(neg_f).sum(1, keepdims=True))
+  np.testing.assert_allclose(np.asarray(jax.nn.log_softmax(lg, -1)), ref, atol=1e-4)
+  assert np.ptp(ref, 0).max() > 0.1  # pen changes the label log-probabilities
   with pytest.raises(ValueError, match="readout"):
     model.label_logits(pen, w, KEY, 0.0, 3, readout="nope")
 
 
 def test_no_autodiff_in_training_code():
   root = pathlib.Path(inspect.getfile(method)).parent
+  # Names, not substrings: "grad" alone would match e.g. "degradation" in the Y-Flash docs.
+  names = {"grad", "value_and_grad", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize",
+           "linear_transpose", "custom_vjp", "custom_jvp"}
   for f in root.glob("*.py"):
     src = f.read_text()
-    for banned in ("jax.grad", "value_and_grad", "jax.vjp", "custom_vjp", "jax.jvp"):
+    for banned in ("jax.grad", "import grad", "value_and_grad", "jax.vjp", "custom_vjp",
+                   "jax.jvp", "jacrev", "jacfwd", "jax.hessian", "jax.linearize"):
       assert banned not in src, f"{f.name} uses {banned}: CD training must not use autodiff"
+    for node in ast.walk(ast.parse(src)):
+      used = ([a.name for a in node.names] if isinstance(node, ast.ImportFrom) else
+              [node.attr] if isinstance(node, ast.Attribute) else
+              [node.id] if isinstance(node, ast.Name) else [])
+      assert not names & set(used), f"{f.name} uses {names & set(used)}: no autodiff in CD"
   # The jitted epoch traces to a jaxpr without any transpose/grad rule applications.
   spec = devices.get_device("ideal")
   syns = model.init_synapses(KEY, model.rbm_shapes(4, 3), "cdacc", spec)
