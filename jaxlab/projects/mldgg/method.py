@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxlab.ops.dropout import inverted_dropout
+from jaxlab.ops.graph import masked_mean
 from jaxlab.projects.mldgg import model as M
 
 
@@ -107,11 +108,6 @@ def init_params(key, hp: HParams, spaces: dict, label_spaces: dict, domains) -> 
                                      hp.logvar_init)
     params["prior"] = {d: jnp.zeros((hp.d_s + hp.d_v,), jnp.float32) for d in sorted(domains)}
   return params
-
-
-def masked_mean(v, m):
-  m = m.astype(v.dtype)
-  return jnp.sum(v * m) / jnp.maximum(jnp.sum(m), 1.0)
 
 
 def forward(params, hp: HParams, task: Task, graph, key, train: bool, kl_scale=1.0):

@@ -146,8 +146,7 @@ def structure_regularizer(b, r, pivots, alpha, beta, node_mask):
   rp = r[pivots]
   sq = jnp.sum(rp * rp, -1)
   d2 = jnp.maximum(sq[:, None] + sq[None, :] - 2.0 * rp @ rp.T, 0.0)
-  n_real = jnp.maximum(node_mask.sum(), 1).astype(b.dtype)
-  return alpha * jnp.mean(e * d2) + beta * jnp.sum(b) / (n_real * b.shape[1])
+  return alpha * jnp.mean(e * d2) + beta * gops.masked_mean(b.mean(1), node_mask)
 
 
 # ----------------------------------------------------------------------------------------------
