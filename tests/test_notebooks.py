@@ -1,6 +1,5 @@
 """Executes the notebooks in colab/ top to bottom (as a user would, in a fresh kernel)."""
 
-import os
 import pathlib
 
 import nbformat

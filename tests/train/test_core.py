@@ -2,8 +2,6 @@
 NaN stop, optimizer/schedule construction, checkpoint failure modes."""
 
 import json
-import pathlib
-import shutil
 
 import chex
 import flax.linen as nn

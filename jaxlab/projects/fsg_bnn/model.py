@@ -23,7 +23,6 @@ from typing import Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 from flax import traverse_util
 
 from jaxlab.ops.ste import quantize_activation

@@ -30,7 +30,6 @@ model itself; Mecoin and NCM build their session-0 memory from `shot` nodes per 
 from __future__ import annotations
 
 import functools
-import json
 import time
 import zlib
 

@@ -29,7 +29,6 @@ a changed setting is refused.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import time
 

@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from jaxlab.ops.ste import dorefa_normalize, dorefa_scale, dorefa_weight
+from jaxlab.ops.ste import dorefa_scale, dorefa_weight
 from jaxlab.projects.fsg_bnn import method as fm
 
 KEY = jax.random.key(0, impl="unsafe_rbg")

@@ -331,3 +331,41 @@ def test_tiny_overfit_pretraining_learns_the_data():
     assert err < 0.2, (scheme, err)
     if scheme == "cdacc":
       assert int(tal["W"]["pulses"]) > 0 and int(tal["W"]["events_a"]) > int(tal["W"]["pulses"])
+
+
+def test_read_noise_has_the_documented_column_statistics():
+  """Each active row's device and the bias device add N(0, (r 2 W_max)^2) each, so a column's
+  current has std r 2 W_max sqrt(sum_i s_i + 1) around the noiseless s @ W + b."""
+  r, w_max = 0.01, 1.5
+  s = jnp.asarray([[0.0] * 8, [1.0] * 2 + [0.0] * 6, [1.0] * 8], jnp.float32)
+  w = jax.random.normal(jax.random.key(1), (8, 3)) * 0.3
+  b = jnp.asarray([0.1, -0.2, 0.3], jnp.float32)
+  exact = np.asarray(s @ w + b)
+  np.testing.assert_array_equal(model.read(s, w, b, KEY, 0.0, w_max), exact)
+  keys = jax.random.split(jax.random.key(2), 20000)
+  i = np.asarray(jax.vmap(lambda k: model.read(s, w, b, k, r, w_max))(keys))  # [N, 3 rows, 3]
+  want_std = r * 2 * w_max * np.sqrt(np.asarray(s).sum(1) + 1.0)  # 0.03, 0.052, 0.09
+  np.testing.assert_allclose(i.mean(0), exact, atol=4 * want_std.max() / np.sqrt(len(keys)))
+  np.testing.assert_allclose(i.std(0), np.broadcast_to(want_std[:, None], (3, 3)), rtol=0.03)
+  # Same key, same draw; another key, another draw (the read-outs fold a key per chunk).
+  np.testing.assert_array_equal(model.read(s, w, b, KEY, r, w_max),
+                                model.read(s, w, b, KEY, r, w_max))
+  assert not np.array_equal(i[0], i[1])
+
+
+def test_read_noise_flips_deterministic_readout_near_threshold():
+  """A unit whose current sits at the 0.5 threshold is decided by the read noise alone: about
+  half the images flip label under noise, none without it, and a large noise makes the counting
+  net's det read-out no better than chance on its balanced classes."""
+  w = _copy_chain_dbn()
+  w = dict(w, hidrecb=jnp.float32(-40.0))  # pixel on -> hidden current exactly 0 (p = 0.5)
+  x = jnp.ones((4000, 1), jnp.float32)
+  quiet = np.asarray(model.predict(x, w, KEY, 0.0, 2, "det"))
+  assert len(set(quiet.tolist())) == 1
+  noisy = np.asarray(model.predict(x, w, KEY, 0.01, 2, "det"))
+  assert 0.4 < (noisy == 0).mean() < 0.6
+  wc = _counting_dbn()
+  xc = jnp.tile(_all_binary(3), (500, 1))
+  want = np.asarray(xc).sum(1).astype(int)
+  np.testing.assert_array_equal(model.predict(xc, wc, KEY, 0.0, 4, "det"), want)
+  assert (np.asarray(model.predict(xc, wc, KEY, 5.0, 4, "det")) == want).mean() < 0.5

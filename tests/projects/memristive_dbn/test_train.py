@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxlab.configs import load_config
+from jaxlab.projects.memristive_dbn import devices
 from jaxlab.projects.memristive_dbn import train
 
 CFG = "configs/memristive_dbn/{}.py"
@@ -23,6 +24,16 @@ def test_configs_load(name):
   with pytest.raises(KeyError, match="valid keys"):
     load_config(CFG.format(name), "method.thetta=3")
   assert load_config(CFG.format("default")).model.n_top == 2000
+
+
+def test_config_read_noise_reaches_literature_devices_only():
+  c = load_config(CFG.format("mini"), "device.read_noise=0.02")
+  for dev in ("ag_si", "epiram", "pcmo", "taox_hfox", "alox_hfo2"):
+    spec = train.device_spec(c, dev)
+    assert spec.read_noise == 0.02
+    assert float(devices.device_scalars(spec)["read_noise"]) == np.float32(0.02)
+  assert train.device_spec(c, "ideal").read_noise == 0.0  # the reference device reads exactly
+  assert float(devices.device_scalars(train.device_spec(c, "yflash"))["read_noise"]) == 0.0
 
 
 @pytest.mark.parametrize("arg, match", [
