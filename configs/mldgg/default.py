@@ -6,7 +6,9 @@ settings and every method.
 
 Measured for maml_gcn and mldgg only (5 seeds, ft lr 0.005, 23 min on one core): mldgg - maml_gcn
 -6.8 / -8.8 / -1.0 points (Cora->CiteSeer / CiteSeer->Cora / Cora domains), worse than mini.py's
--4.8 / -4.5 / -2.1 in the cross-dataset settings (jaxlab/projects/mldgg/README.md). The full
+-4.8 / -4.5 / -2.1 in the cross-dataset settings, measured with the same code (both ran before the
+2026-12-07 structure-learner head-init and regulariser fixes; mini.py now gives -4.6 / -4.6 / -2.0;
+jaxlab/projects/mldgg/README.md). The full
 table comes from mini.py (hidden 32, 128 pivots, 80 meta-steps, 1 inner step, 80 fine-tuning steps).
 """
 

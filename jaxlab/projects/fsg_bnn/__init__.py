@@ -23,8 +23,8 @@ from the same init and batch order, 3 seeds). The quantisers (sign/round STE, Do
 shared custom_vjps in `jaxlab.ops.ste`.
 
 Deviations from the paper (and from the official code):
-1. Mini scale, CPU: the spec's binary "ResNet-8-lite" (stem 8, widths 8/16/32, ~19.5 k binary
-   weights) on a 12,800-image MNIST subset (100 steps/epoch; spec: all 60 k images), binarised
+1. Mini scale, CPU: the spec's binary "ResNet-8-lite" (stem 8, widths 8/16/32, 19,072 binary
+   weights; stem and fc stay full precision) on a 12,800-image MNIST subset (100 steps/epoch; spec: all 60 k images), binarised
    fine-tuning 3 epochs with lr x0.1 at epoch 2; HGS length L = 3 (code 5), Mamba expand 8 and
    d_state 8 (code 100 and 16; spec mini 16 and 16: measured 1.75 s per FSG step against 0.70 s
    at 8/8 on the shared core). Sized so 3 seeds x 4 estimators finish on a shared 2-core CPU.

@@ -52,8 +52,9 @@ reconstruction from the abstract, Fig. 1 and the official code):
   * Loss: the default adds label-smoothed CE on the memory logits to the spec's GKIM loss
     (symmetric KL + CE on the MLP head). With the spec's loss alone the memory stayed at the
     majority class in our calibration (the MLP head learns, the values do not); that loss is the
-    `mecoin_gkim_only` ablation. Soft-retrieval temperature tau = 0.01 (calibrated on one Cora
-    seed) relative to the mean key distance.
+    `mecoin_gkim_only` ablation. Retrieval temperature tau, relative to the mean key distance:
+    0.1 for the default straight-through read's backward pass, 0.01 for the fully soft
+    `mecoin_soft` read (calibrated on one Cora seed).
   * Classes not seen yet are masked (logit -1e9) in both heads; label smoothing is spread over
     the seen classes only. The code leaves unseen classes at zero logits.
   * Pretraining: 200 epochs with the best-validation epoch kept (the code: up to 2000 epochs with

@@ -137,6 +137,9 @@ class Mecoin(nn.Module):
       (top-1 argmin as the official code: only values and the MLP learn) or
       "straight_through" (top-1 read forward, the soft read's gradient backward).
     tau: soft-retrieval temperature, relative to the mean key distance of the query.
+    The class defaults (soft read, tau 0.01) are the `mecoin_soft` ablation; the project's
+    configs build the default Mecoin with retrieval='straight_through', tau=0.1
+    (configs/mecoin/mini.py `variant_defaults`).
     use_mecs: False skips MeCs (raw projection queries).
     code_faithful_attention: reproduce the official attention axes: the synapse attends across
       the nodes of the batch (masked), MeCs across the codebooks of one node.

@@ -17,7 +17,7 @@ seed), on the same frozen encoder and the same sessions:
   joint                 upper bound: the whole GCN trained on the full training pool of every
                         seen class (not few-shot), restarted from the pretrained model each session;
   mecoin*               Mecoin variants (`config.mecoin_variants`): memory prepared once on the
-                        base pretraining nodes, then values (+ MeCs with soft retrieval) and the
+                        base pretraining nodes, then values (+ MeCs unless the read is hard) and the
                         GKIM head trained on the accumulated shots of each session.
 
 Protocol per session: train `epochs` full-batch steps, evaluate on the accumulated validation

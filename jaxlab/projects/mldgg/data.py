@@ -14,8 +14,9 @@ width instead (what the paper's baselines did; kept for parity). The model share
 layer over the common space (`model.input_layer="shared"`) or keeps one per feature space
 ("per_space"), and gives every label space its own head (method.py).
 
-The within-dataset setting splits Cora into `num_domains` covariate-shift domains by k-means
-on the SVD features; each domain is the induced subgraph of its cluster.
+The within-dataset setting splits Cora into `num_domains` covariate-shift domains, by default
+equal-size bins of the top SVD component (k-means on the SVD features is the option
+`domain_split="kmeans"`); each domain is the induced subgraph of its nodes.
 
 Deviations from the spec / paper:
 - Domains: 4 equal-size bins of the top SVD component (`domain_split="quantile"`, default)
