@@ -358,6 +358,39 @@ def test_tiny_overfit_and_unlearning_loop():
                for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(old)))
 
 
+def test_unlearning_with_dropout_draws_a_fresh_mask_each_epoch():
+  """With dropout on, epoch i's loss is the objective at the i-th iterate under the mask of
+  fold_in(key, i) (a plain Python loop as reference), and the masks differ between epochs."""
+  gd = _gd(seed=7, n=40)
+  g = gd.graph
+  ga = mmodel.GraphArrays(jnp.asarray(g.nodes), jnp.asarray(g.senders), jnp.asarray(g.receivers))
+  w = jnp.ones(len(g.senders))
+  params = mmodel.init_gcn(_key(0), F, C, hidden=32)
+  phi = mmodel.init_unlearning_module(_key(2), C)
+  u = jnp.zeros(40, bool).at[:4].set(True)
+  y_hat = jnp.argmax(mmodel.gcn_apply(params, ga, w), -1)
+  kw = dict(kappa=0.3, temperature=1.5, dropout=0.5)
+  th, ph, losses = method.megu_unlearn(params, phi, ga, w, None, u, ~u, y_hat, _key(3),
+                                       num_epochs=4, lr=0.05, **kw)
+  grad_fn = jax.value_and_grad(method.megu_loss, argnums=(0, 1), has_aux=True)
+  t, p, ref = params, phi, []
+  for i in range(4):
+    (loss, _), (gt, gp) = grad_fn(t, p, ga, w, None, u, ~u, y_hat,
+                                  jax.random.fold_in(_key(3), i), **kw)
+    ref.append(float(loss))
+    t = jax.tree.map(lambda a, b: a - 0.05 * b, t, gt)
+    p = jax.tree.map(lambda a, b: a - 0.05 * b, p, gp)
+  np.testing.assert_allclose(np.asarray(losses), ref, rtol=2e-5, atol=1e-6)
+  chex.assert_trees_all_close(th, t, rtol=2e-5, atol=1e-6)
+  chex.assert_trees_all_close(ph, p, rtol=2e-5, atol=1e-6)
+  # Dropout is active (the loss is not the dropout-free objective) and the mask is redrawn:
+  # the same iterate under epoch 0's and epoch 1's keys gives different losses.
+  at = lambda k, d: float(method.megu_loss(params, phi, ga, w, None, u, ~u, y_hat, k,
+                                           kappa=0.3, temperature=1.5, dropout=d)[0])
+  assert at(jax.random.fold_in(_key(3), 0), 0.0) != pytest.approx(ref[0], rel=1e-3)
+  assert at(jax.random.fold_in(_key(3), 1), 0.5) != pytest.approx(ref[0], rel=1e-3)
+
+
 # ---------------------------------------------------------------------------- configs / runs
 
 def test_configs_load_and_reject_bad_keys():
