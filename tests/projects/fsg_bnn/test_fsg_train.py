@@ -111,6 +111,38 @@ def test_smoke_run_all_estimators(tmp_path, data_dir, monkeypatch):
   assert again["runs"]["fsg"]["0"]["final_test_accuracy"] == res["runs"]["fsg"]["0"]["final_test_accuracy"]
 
 
+def test_train_set_evaluation_scores_the_training_images(tmp_path, data_dir, monkeypatch):
+  """eval.train_set: Problem.evaluate(data=tr) is the mean CE / accuracy of Q(W) over the
+  unaugmented training images (checked against a direct computation), and a run records it
+  after every epoch and in the epoch-1 gate."""
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  cfg = load_config(str(REPO / "configs/fsg_bnn/mini.py"),
+                    "smoke,methods=('ste','fsg'),eval.train_set=True,eval.bn_recalibrate=0")
+  prob = ftrain.Problem(cfg)
+  v = prob.init_variables(0)
+  w, r = fmodel.split_params(v["params"], prob.fp_layers)
+  ev = prob.evaluate(fm.make_eval_fn(prob.apply_eval, 1), w, r, v["batch_stats"], data=prob.tr)
+  wq = {k: fm.dorefa_weight(t, 1) for k, t in w.items()}
+  x = ftrain.normalize(prob.tr["image"], prob.mean, prob.std)
+  logits = np.asarray(prob.apply_eval(wq, r, v["batch_stats"], x), np.float64)
+  y = np.asarray(prob.tr["label"])
+  logp = logits - logits.max(1, keepdims=True)
+  logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+  np.testing.assert_allclose(ev["loss"], -logp[np.arange(len(y)), y].mean(), rtol=1e-4)
+  assert ev["accuracy"] == pytest.approx((logits.argmax(1) == y).mean())
+  res = ftrain.train_and_evaluate(cfg, tmp_path)
+  for m in cfg.methods:
+    r0 = res["runs"][m]["0"]
+    h = res["curves"][m]["0"]
+    assert len(h["train_set_loss"]) == len(h["train_set_accuracy"]) == len(h["epoch"]) >= 1
+    assert r0["epoch1_train_set_loss"] == h["train_set_loss"][0]
+    assert np.isfinite(h["train_set_loss"]).all() and 0 <= min(h["train_set_accuracy"]) <= 1
+    assert h["train_set_loss"][0] != h["test_loss"][0]  # another split
+  g = res["summary"]["gates"]["fsg_minus_ste_epoch1_train_set_loss"]
+  d = res["runs"]["fsg"]["0"]["epoch1_train_set_loss"] - res["runs"]["ste"]["0"]["epoch1_train_set_loss"]
+  assert g["n"] == 1 and g["mean"] == pytest.approx(d)
+
+
 def test_resume_refuses_runs_and_pretrains_of_other_settings(tmp_path, data_dir, monkeypatch):
   """A finished (seed, method) run or an FP pretrain left by other settings is refused before
   anything is computed or overwritten; other estimators' settings do not touch the pretrain."""
