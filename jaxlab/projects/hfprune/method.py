@@ -21,8 +21,7 @@ norm), the LM fidelity metrics, and LoRA.
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
