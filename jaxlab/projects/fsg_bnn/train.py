@@ -297,10 +297,12 @@ def summarise(runs: dict) -> dict:
               ("final_test_accuracy", "best_test_accuracy", "epoch1_train_loss",
                "final_train_loss", "epoch1_train_set_loss", "steps_per_sec", "wall_time_s")}
   if "fsg" in out and "ste" in out:
-    d = [runs["fsg"][s]["final_test_accuracy"] - runs["ste"][s]["final_test_accuracy"]
-         for s in runs["fsg"] if s in runs["ste"]]
-    dl = [runs["fsg"][s]["epoch1_train_loss"] - runs["ste"][s]["epoch1_train_loss"]
-          for s in runs["fsg"] if s in runs["ste"]]
+    def fsg_minus_ste(key):  # per seed both estimators ran and recorded `key`
+      f, t = runs["fsg"], runs["ste"]
+      return [f[s][key] - t[s][key] for s in f
+              if s in t and f[s].get(key) is not None and t[s].get(key) is not None]
+    d = fsg_minus_ste("final_test_accuracy")
+    dl = fsg_minus_ste("epoch1_train_loss")
     out["gates"] = {
         "fsg_minus_ste_final_acc_pts": _agg([100 * x for x in d]),
         "fsg_acc_gate_met": bool(np.mean(d) * 100 >= 0.3) if d else None,
@@ -308,10 +310,7 @@ def summarise(runs: dict) -> dict:
         "fsg_loss_gate_met": bool(np.mean(dl) <= 0) if dl else None,
     }
     # The same gate read on the whole training set after epoch 1 (runs with eval.train_set).
-    dt = [runs["fsg"][s]["epoch1_train_set_loss"] - runs["ste"][s]["epoch1_train_set_loss"]
-          for s in runs["fsg"] if s in runs["ste"]
-          and runs["fsg"][s].get("epoch1_train_set_loss") is not None
-          and runs["ste"][s].get("epoch1_train_set_loss") is not None]
+    dt = fsg_minus_ste("epoch1_train_set_loss")
     if dt:
       out["gates"]["fsg_minus_ste_epoch1_train_set_loss"] = _agg(dt)
       out["gates"]["fsg_train_set_loss_gate_met"] = bool(np.mean(dt) <= 0)

@@ -386,7 +386,7 @@ def test_unlearning_with_dropout_draws_a_fresh_mask_each_epoch():
   # Dropout is active (the loss is not the dropout-free objective) and the mask is redrawn:
   # the same iterate under epoch 0's and epoch 1's keys gives different losses.
   at = lambda k, d: float(method.megu_loss(params, phi, ga, w, None, u, ~u, y_hat, k,
-                                           kappa=0.3, temperature=1.5, dropout=d)[0])
+                                           **dict(kw, dropout=d))[0])
   assert at(jax.random.fold_in(_key(3), 0), 0.0) != pytest.approx(ref[0], rel=1e-3)
   assert at(jax.random.fold_in(_key(3), 1), 0.5) != pytest.approx(ref[0], rel=1e-3)
 

@@ -355,8 +355,8 @@ def test_read_noise_has_the_documented_column_statistics():
 
 def test_read_noise_flips_deterministic_readout_near_threshold():
   """A unit whose current sits at the 0.5 threshold is decided by the read noise alone: about
-  half the images flip label under noise, none without it, and a large noise makes the counting
-  net's det read-out no better than chance on its balanced classes."""
+  half the images flip label under noise, none without it, and a large noise drops the counting
+  net's det read-out (exact without noise) below 50 %."""
   w = _copy_chain_dbn()
   w = dict(w, hidrecb=jnp.float32(-40.0))  # pixel on -> hidden current exactly 0 (p = 0.5)
   x = jnp.ones((4000, 1), jnp.float32)
