@@ -146,6 +146,32 @@ def finalize(cfg: ml_collections.ConfigDict, arg: str | None, *,
   return cfg
 
 
+# Shared-vocabulary keys that projects with their own optimiser or schedule do not read.
+OPTIM_KEYS = tuple(f"optim.{k}" for k in ("name", "lr", "wd", "schedule", "warmup_steps",
+                                         "grad_clip", "momentum"))
+LOOP_KEYS = ("train.num_steps", "train.log_every", "train.eval_every", "train.ckpt_every")
+
+
+def refuse_unused(cfg: ml_collections.ConfigDict, keys, hint: str = "") -> None:
+  """Fails when `cfg` changes a `base_config` key that its project does not read.
+
+  Every project carries the shared vocabulary (optim.*, train.*, ...), but a project with its
+  own schedule or optimiser ignores some of it; `...:optim.lr=0.01` must then be an error that
+  names the keys it does read (`hint`), not a run that silently keeps the old setting.
+  """
+  base = base_config(cfg.project)
+  changed = []
+  for key in keys:
+    node, ref = cfg, base
+    for part in key.split("."):
+      node, ref = node[part], ref[part]
+    if node != ref:
+      changed.append(f"{key}={node!r}")
+  if changed:
+    raise ValueError(f"{cfg.project} does not read {', '.join(changed)} (shared config keys it "
+                     f"ignores; leave them at their defaults)" + (f". {hint}" if hint else ""))
+
+
 def load_config(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
   """`get_config(arg)` of a config file, as `--config=path:arg` would give (for notebooks/tests)."""
   import importlib.util

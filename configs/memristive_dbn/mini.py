@@ -43,7 +43,11 @@ def base(project="memristive_dbn"):
       ideal_states=128,
       d2d_nl=0.5,       # D2D sigma of NL for the literature devices
       d2d_range=0.0,    # D2D sigma of the conductance range
-      read_noise=0.005)  # read noise per device, fraction of the range (ideal: 0)
+      read_noise=0.005,  # read noise per device, fraction of the range (ideal: 0)
+      # Device name "measured": a measured pulse-response trace (.csv phase,conductance or .npz
+      # ltp/ltd; devices.read_measured_curve) and its C2C sigma per pulse (fraction of range).
+      measured_curve="",
+      measured_c2c=0.0)
   c.train.pretrain_epochs = 10
   c.train.finetune_epochs = 5
   c.train.progress = True

@@ -15,10 +15,11 @@ Greedy CD-1 pre-training per RBM, then up-down (wake-sleep) fine-tuning with CD-
 every update through the same threshold rule. Baselines: the float software DBN and conventional
 online memristive CD writing the (stochastically rounded) per-batch update every batch.
 
-Modules: `devices` (NeuroSim-style pulse model, literature device table, D2D/C2C), `yflash`
-(the follow-up's Y-Flash physics model), `rng` (cheap hash RNG for device-sized arrays), `model`
-(synapse state, crossbar read with read noise, stochastic units, read-outs), `method` (CD counts, write rules, jitted epochs), `train`
-(runs, write-count ratios, gates, robustness sweep).
+Modules: `devices` (NeuroSim-style pulse model, literature device table, D2D/C2C, measured-curve
+mode), `yflash` (the follow-up's Y-Flash physics model), `rng` (cheap hash RNG for device-sized
+arrays), `model` (synapse state, crossbar read with read noise, stochastic units, read-outs),
+`method` (CD counts, write rules, jitted epochs), `train` (runs, write-count ratios, gates,
+robustness sweep), `plots` (figures and the results summary).
 
 Deviations from the paper:
   * The AISY text was not readable; the scheme is reconstructed from the authors' follow-up
@@ -37,8 +38,13 @@ Deviations from the paper:
     between the spec's anchor values (a ~ 1/NL below 0.04), not NeuroSim's 900-entry table.
     Conductances are normalised and the weight is read from a differential pair against a fixed
     mid-range reference, so the on/off ratio cancels. The literature devices get D2D sigma_NL 0.5
-    and read noise 0.5 % of the range per device (not in the table; our choice). The measured-
-    curve mode is not implemented.
+    and read noise 0.5 % of the range per device (not in the table; our choice).
+  * Measured-curve mode (the spec's optional NeuroSim `MeasuredDevice`; device name "measured",
+    `device.measured_curve` / `device.measured_c2c`): a measured LTP/LTD trace is normalised by
+    its overall G_min/G_max, made strictly monotone (running extremum, plateaus bridged
+    linearly, trailing saturation cut: its scatter is C2C noise, modelled separately), and
+    followed by inverse linear interpolation. D2D variation of NL does not apply to a trace
+    (the range variation and read noise do). Not counted in the literature-device gates.
   * Y-Flash (the follow-up's device, `yflash.py`, device name "yflash"): the floating-gate
     physics (coupling capacitances, sub-/above-threshold currents, hot-electron program,
     Fowler-Nordheim erase, cycling degradation of V_a and beta, D2D draws of both) re-derived

@@ -11,7 +11,9 @@
 were split over processes); the write ratios and gates are recomputed from the merged runs.
 Writes `summary.json` (small: accuracies, write tallies, endurance, ratios, sweep) and the PNGs
 device_curves.png, accuracy_writes.png, robustness<suffix>.png (heatmaps for a grid sweep, bars
-otherwise; suffix from --sweep-key) into --out.
+otherwise; suffix from --sweep-key) into --out. --curves=<run json>,... draws the det accuracy
+per epoch of those runs (alone, without --mini/--sweep, it writes only that figure), and
+--measured-curve adds a measured trace to device_curves.png.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from jaxlab.projects.memristive_dbn import devices
 from jaxlab.projects.memristive_dbn import yflash
 
 DEVICE_ORDER = ("ideal", "ag_si", "taox_hfox", "alox_hfo2", "epiram", "pcmo")
-ACC_ORDER = DEVICE_ORDER + ("yflash",)  # the follow-up's cell, when a run of it is present
+# The follow-up's cell and a user's measured trace, when runs of them are present.
+ACC_ORDER = DEVICE_ORDER + ("yflash", "measured")
 LABELS = {"ideal": "ideal", "ag_si": "Ag:a-Si", "taox_hfox": "TaOx/HfOx", "alox_hfo2": "AlOx/HfO2",
-          "epiram": "EpiRAM", "pcmo": "PCMO", "yflash": "Y-Flash"}
+          "epiram": "EpiRAM", "pcmo": "PCMO", "yflash": "Y-Flash", "measured": "measured"}
 
 
 def load_runs(workdir) -> dict:
@@ -48,9 +51,10 @@ def summarize_runs(runs: dict) -> dict:
   return out
 
 
-def plot_device_curves(path):
-  """Left: the NeuroSim-form literature devices (normalised G); right: the Y-Flash physics model
-  in weight units against a reference cell at the initial charge."""
+def plot_device_curves(path, extra_specs=()):
+  """Left: the NeuroSim-form literature devices (normalised G), and `extra_specs` (e.g. a
+  measured trace, `devices.measured_device`) dashed; right: the Y-Flash physics model in weight
+  units against a reference cell at the initial charge."""
   import matplotlib.pyplot as plt
   fig, (ax, ay) = plt.subplots(1, 2, figsize=(10.5, 3.6), width_ratios=(1.4, 1))
   g = yflash.pulse_curve(yflash.SPEC, n_erase=200, n_prog=200)
@@ -65,9 +69,40 @@ def plot_device_curves(path):
     trace = devices.pulse_curve(spec)
     ax.plot(np.arange(len(trace)), trace, label=f"{LABELS[name]} ({spec.p_ltp} st., NL "
             f"{spec.nl_ltp:g}/{spec.nl_ltd:g}, C2C {100 * spec.c2c:g}%)", lw=1)
+  for spec in extra_specs:
+    trace = devices.pulse_curve(spec)
+    ax.plot(np.arange(len(trace)), trace, "k--", lw=1,
+            label=f"{spec.name} ({spec.p_ltp}/{spec.p_ltd} st., C2C {100 * spec.c2c:g}%)")
   ax.set_xlabel("pulse number (LTP then LTD)")
   ax.set_ylabel("normalised conductance")
   ax.legend(fontsize=6)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def plot_epoch_curves(runs: dict, path, title="det test accuracy per epoch"):
+  """Deterministic test accuracy after pre-training (epoch 0) and after every up-down
+  fine-tuning epoch, one line per run (`acc_det_per_epoch`); software dashed, the issue's
+  94 / 95 / 96 % gates as grey lines."""
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(9.5, 4.2))
+  order = {f"cdacc_{d}": i for i, d in enumerate(ACC_ORDER)}
+  for name in sorted(runs, key=lambda n: (n != "software", order.get(n, 99), n)):
+    acc = np.asarray(runs[name].get("acc_det_per_epoch") or [], float) * 100
+    if not len(acc):
+      continue
+    dev = runs[name].get("device")
+    label = "software" if name == "software" else f"{runs[name]['scheme']} {LABELS.get(dev, dev)}"
+    final = runs[name].get("acc_det")  # the run's final read-out (its own key), as tabulated
+    ax.plot(np.arange(len(acc)), acc, "k--" if name == "software" else "-", lw=1.2,
+            label=label + (f" (final {100 * final:.2f} %)" if final is not None else ""))
+  for gate in (94, 95, 96):
+    ax.axhline(gate, color="0.75", lw=0.6, zorder=0)
+  ax.set_xlabel("up-down fine-tuning epoch (0 = after pre-training)")
+  ax.set_ylabel("MNIST test accuracy (%), det read-out")
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -115,20 +150,23 @@ def plot_accuracy_writes(summary: dict, path):
   ax.set_ylabel("writes during " + ("pre-training" if pre else "training"))
   ax.legend(fontsize=7)
   ax = axes[2]
-  for name in ("cdacc_ag_si", "online_ag_si"):
+  # Endurance histogram of one device: Ag:a-Si when it ran (the committed figure), else the first.
+  dev_e = "ag_si" if "ag_si" in devs else (devs[0] if devs else None)
+  for name in (f"cdacc_{dev_e}", f"online_{dev_e}"):
     e = runs.get(name, {}).get("endurance")
     if e:
       phase = "pre-training" if _pre_only(runs[name]) else "whole run"
       ax.step(np.arange(len(e["hist"])), np.maximum(e["hist"], 0.5), where="mid",
               label=f"{name.replace('_', ' ')} ({phase})")
-  if runs.get("cdacc_ag_si", {}).get("endurance"):
-    edges = runs["cdacc_ag_si"]["endurance"]["hist_edges"]
+  if runs.get(f"cdacc_{dev_e}", {}).get("endurance"):
+    edges = runs[f"cdacc_{dev_e}"]["endurance"]["hist_edges"]
     ax.set_xticks(np.arange(len(edges)), [str(e) for e in edges], rotation=60, fontsize=6)
   ax.set_yscale("log")
   ax.set_xlabel("pulses per device (bin start)")
   ax.set_ylabel("devices")
-  ax.set_title("endurance, Ag:a-Si", fontsize=8)
-  ax.legend(fontsize=7)
+  ax.set_title(f"endurance, {LABELS.get(dev_e, dev_e)}", fontsize=8)
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize=7)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -208,12 +246,31 @@ def main(argv=None):
                   help="summary.json key (and gates key suffix) the sweep is stored under, so a "
                        "second sweep does not replace the first")
   ap.add_argument("--out", default="results/memristive_dbn")
+  ap.add_argument("--curves", default="",
+                  help="comma-separated run JSON files (runs/<name>.json of any workdir) to draw "
+                       "as det accuracy per epoch into --curves-out")
+  ap.add_argument("--curves-out", default="epoch_curves.png")
+  ap.add_argument("--curves-title", default="det test accuracy per epoch")
+  ap.add_argument("--measured-curve", default="",
+                  help="a measured pulse-response trace (.csv phase,conductance or .npz ltp/ltd) "
+                       "to draw beside the literature devices in device_curves.png")
   a = ap.parse_args(argv)
   key = a.sweep_key
   if not key.startswith("sweep"):
     raise SystemExit(f"--sweep-key must start with 'sweep', got {key!r}")
+  # Read the trace before anything is written, so a bad file costs nothing.
+  extra = (devices.measured_device(a.measured_curve),) if a.measured_curve else ()
   out = pathlib.Path(a.out)
+  curve_runs = {}
+  for f in filter(None, a.curves.split(",")):
+    r = json.loads(pathlib.Path(f).read_text())
+    curve_runs[r.get("name") or pathlib.Path(f).stem] = r
   out.mkdir(parents=True, exist_ok=True)
+  if curve_runs:
+    plot_epoch_curves(curve_runs, out / a.curves_out, a.curves_title)
+    if not a.mini and not a.sweep:
+      print("wrote", out / a.curves_out)
+      return
   from jaxlab.projects.memristive_dbn import train  # noqa: PLC0415 (jax only when run)
   if a.mini:
     runs = {}
@@ -236,7 +293,7 @@ def main(argv=None):
     if r.get("endurance"):
       r["endurance"] = {k: v for k, v in r["endurance"].items()}
   (out / "summary.json").write_text(json.dumps(summary, indent=1))
-  plot_device_curves(out / "device_curves.png")
+  plot_device_curves(out / "device_curves.png", extra)
   if a.mini:
     plot_accuracy_writes(summary, out / "accuracy_writes.png")
   if summary.get(key):

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from jaxlab import configs
 from jaxlab.data import get_dataset
 from jaxlab.projects.memristive_dbn import devices
 from jaxlab.projects.memristive_dbn import method
@@ -33,6 +34,12 @@ from jaxlab.projects.memristive_dbn import model
 from jaxlab.projects.memristive_dbn import yflash
 from jaxlab.train import write_results, write_run_info
 from jaxlab.train.checkpoint import Checkpointer, CheckpointError
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = configs.OPTIM_KEYS + configs.LOOP_KEYS + (
+    "train.tensorboard", "eval.batch_size", "model.variant")
+UNUSED_HINT = ("The DBN reads method.lr / method.finetune_lr, train.pretrain_epochs / "
+               "train.finetune_epochs, train.ckpt_every_s and eval.chunk")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,8 +104,15 @@ def device_spec(config, device: str, **overrides):
   if device == "ideal":
     return devices.get_device("ideal", p_ltp=int(dcfg.ideal_states), p_ltd=int(dcfg.ideal_states),
                               **overrides)
-  base = dict(d2d_nl=float(dcfg.d2d_nl), d2d_range=float(dcfg.d2d_range),
-              read_noise=float(dcfg.read_noise))
+  base = dict(d2d_range=float(dcfg.d2d_range), read_noise=float(dcfg.read_noise))
+  if device == "measured":
+    # NL variation has no meaning for a measured trace; the range variation and read noise apply.
+    if not dcfg.measured_curve:
+      raise ValueError("device 'measured' needs device.measured_curve=<path to a .csv "
+                       "(phase,conductance) or .npz (ltp, ltd) pulse-response trace>")
+    base.update(overrides)
+    return devices.measured_device(dcfg.measured_curve, c2c=float(dcfg.measured_c2c), **base)
+  base.update(d2d_nl=float(dcfg.d2d_nl))
   base.update(overrides)
   return devices.get_device(device, **base)
 
@@ -192,7 +206,11 @@ class RunCheckpoint:
 
 
 def _fingerprint(config, scheme, device, spec, pre_e, fin_e, n_train):
-  return {"scheme": scheme, "device": device, "spec": dataclasses.asdict(spec),
+  spec = dataclasses.asdict(spec)
+  # Formula devices leave out the (empty) measured-trace fields, so checkpoints written before
+  # the measured-curve mode existed still resume.
+  spec = {k: v for k, v in spec.items() if not (k.startswith("curve_") and not v)}
+  return {"scheme": scheme, "device": device, "spec": spec,
           "seed": int(config.seed), "model": config.model.to_dict(),
           "method": config.method.to_dict(), "pretrain_epochs": pre_e,
           "finetune_epochs": fin_e, "n_train": int(n_train),
@@ -368,7 +386,7 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
 
 # Devices outside the spec's literature table: the reference and the follow-up's Y-Flash cell
 # (reported beside the gates, not counted in them).
-NOT_LITERATURE = ("ideal", "yflash")
+NOT_LITERATURE = ("ideal", "yflash", "measured")
 
 
 def summarize(config, runs: dict) -> dict:
@@ -493,6 +511,7 @@ _EVAL_CHOICES = {"samp_input": ("grey", "binary")}
 
 def check_config(config):
   """Fails before any training on a bad choice (these are otherwise only read inside jit)."""
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   for key, valid in _CHOICES.items():
     if config.method[key] not in valid:
       raise ValueError(f"method.{key} must be one of {valid}, got {config.method[key]!r}")
@@ -502,9 +521,15 @@ def check_config(config):
   names = tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
   if config.sweep.enabled:
     names += (config.sweep.device,)
-  unknown = [d for d in names if d != "yflash" and d not in devices.DEVICES]
+  unknown = [d for d in names if d not in ("yflash", "measured") and d not in devices.DEVICES]
   if unknown:
-    raise ValueError(f"unknown device(s) {unknown}; valid: yflash, {', '.join(devices.DEVICES)}")
+    raise ValueError(f"unknown device(s) {unknown}; valid: yflash, measured, "
+                     f"{', '.join(devices.DEVICES)}")
+  if config.sweep.enabled and config.sweep.device in ("yflash", "measured"):
+    raise ValueError(f"sweep.device={config.sweep.device!r}: the robustness sweep sets NL, C2C "
+                     f"and D2D of a NeuroSim-form device; valid: {', '.join(devices.DEVICES)}")
+  if "measured" in names:
+    device_spec(config, "measured")  # reads and checks the trace before any training
 
 
 def train_and_evaluate(config, workdir) -> dict:

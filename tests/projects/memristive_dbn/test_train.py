@@ -9,6 +9,7 @@ import pytest
 
 from jaxlab.configs import load_config
 from jaxlab.projects.memristive_dbn import devices
+from jaxlab.projects.memristive_dbn import plots
 from jaxlab.projects.memristive_dbn import train
 
 CFG = "configs/memristive_dbn/{}.py"
@@ -41,9 +42,12 @@ def test_config_read_noise_reaches_literature_devices_only():
     ("method.readout=energy", "readout"),
     ("runs.cdacc_devices=('ag_si','tiox')", "tiox"),
     ("sweep.enabled=True,sweep.device=hfo", "hfo"),
+    ("sweep.enabled=True,sweep.device=yflash", "NeuroSim-form"),
+    ("runs.cdacc_devices=('measured',)", "measured_curve"),
+    ("runs.online_devices=('measured',),device.measured_curve=/no/such.csv", "not found"),
 ])
 def test_bad_choices_fail_before_training(tmp_path, arg, match):
-  with pytest.raises(ValueError, match=match):
+  with pytest.raises((ValueError, FileNotFoundError), match=match):
     train.train_and_evaluate(load_config(CFG.format("mini"), "smoke," + arg), tmp_path)
   assert not any(tmp_path.iterdir())  # nothing written, nothing trained
 
@@ -92,13 +96,52 @@ def test_smoke_train_and_evaluate(tmp_path, data_dir):
   assert again["runs"]["cdacc_ag_si"]["acc_det"] == runs["cdacc_ag_si"]["acc_det"]
 
 
+def test_measured_device_runs_both_schemes(tmp_path, data_dir):
+  """A measured trace goes through config, CDacc and online CD, the summary (beside the
+  literature gates, not in them), the plots and the device-curve figure. Fed EpiRAM's own
+  formula trace, CDacc writes and scores as the formula EpiRAM (without NL variation) does."""
+  spec = devices.get_device("epiram")
+  up, dn = devices.formula_trace(spec)
+  curve = tmp_path / "epiram_trace.npz"
+  np.savez(curve, ltp=1e-6 + 1e-5 * up, ltd=1e-6 + 1e-5 * dn)
+  c = load_config(CFG.format("mini"),
+                  f"smoke,data.dir={data_dir},data.num_train=1000,data.num_test=500,"
+                  f"runs.software=False,runs.cdacc_devices=('epiram','measured'),"
+                  f"runs.online_devices=('measured',),train.finetune_epochs=0,device.d2d_nl=0.0,"
+                  f"device.measured_curve={curve},device.measured_c2c={spec.c2c},eval.n_samples=0")
+  s = train.device_spec(c, "measured")
+  assert (s.p_ltp, s.c2c, s.read_noise, s.d2d_nl) == (64, spec.c2c, c.device.read_noise, 0.0)
+  res = train.train_and_evaluate(c, str(tmp_path / "work"))
+  cd, ref = res["runs"]["cdacc_measured"], res["runs"]["cdacc_epiram"]
+  assert cd["totals"]["pulses"] > 0 and res["runs"]["online_measured"]["totals"]["pulses"] > 0
+  assert abs(cd["totals"]["pulses"] - ref["totals"]["pulses"]) <= 0.01 * ref["totals"]["pulses"]
+  assert abs(cd["acc_det"] - ref["acc_det"]) <= 0.02
+  run = json.loads((tmp_path / "work" / "runs" / "cdacc_measured.json").read_text())
+  assert len(run["spec"]["curve_ltp"]) == 65 and run["spec"]["source"].endswith("epiram_trace.npz")
+  assert "measured" in res["ratios"]
+  lit = res["gates"]["cdacc_3_devices_ge_94_best_ge_95"]["value"]
+  assert set(lit) == {"epiram"}  # a measured trace is not a literature device
+  run_files = ",".join(str(tmp_path / "work" / "runs" / f"{n}.json")
+                       for n in ("cdacc_epiram", "cdacc_measured"))
+  plots.main([f"--mini={tmp_path / 'work'}", f"--out={tmp_path / 'out'}",
+              f"--measured-curve={curve}", f"--curves={run_files}"])
+  for fig in ("device_curves.png", "accuracy_writes.png", "epoch_curves.png"):
+    assert (tmp_path / "out" / fig).stat().st_size > 0
+
+
+def test_fingerprint_of_formula_devices_is_unchanged_by_the_measured_fields():
+  c = load_config(CFG.format("mini"), "smoke")
+  fp = train._fingerprint(c, "cdacc", "ag_si", train.device_spec(c, "ag_si"), 1, 1, 2000)
+  assert not any(k.startswith("curve_") for k in fp["spec"])
+
+
 @pytest.mark.parametrize("scheme, device", [("cdacc", "ag_si"), ("cdacc", "yflash"),
                                             ("software", None)])
 def test_dbn_from_rbms_zeroes_every_accumulator_and_keeps_counts(scheme, device):
   c = load_config(CFG.format("mini"), "smoke")
   spec = train.device_spec(c, device) if device else None
   if scheme == "software":
-    spec = train.devices.get_device("ideal")
+    spec = devices.get_device("ideal")
   rbms = []
   for i, (nv, nh) in enumerate(((6, 4), (4, 3), (5, 7))):
     syns = train.model.init_synapses(jax.random.key(i), train.model.rbm_shapes(nv, nh), scheme,
