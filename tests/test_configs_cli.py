@@ -1,8 +1,10 @@
 """Configs (every file loads, smoke and key=value work, bad keys fail listing valid ones) and
 the scripts/train.py entry point (dispatch, overrides, unknown project/key errors)."""
 
+import importlib
 import json
 import os
+import re
 import pathlib
 import subprocess
 import sys
@@ -23,6 +25,35 @@ def test_every_config_loads(path, arg):
   assert c.smoke == (arg == "smoke")
   with pytest.raises((KeyError, AttributeError)):
     c.not_a_key = 1  # locked: a typo can't create a key
+
+
+def _unused_keys(project):
+  try:
+    module = importlib.import_module(f"jaxlab.projects.{project}.train")
+  except ImportError:
+    return None
+  return getattr(module, "UNUSED_SHARED_KEYS", None)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO / "configs")))
+def test_shared_keys_a_project_ignores_are_refused(path, tmp_path):
+  """A project that ignores some shared keys (optim.*, train.num_steps, ...) runs with them at
+  their defaults in every config and variant, and its run refuses an override of one before it
+  reads data or writes anything."""
+  keys = _unused_keys(configs.load_config(str(path)).project)
+  if not keys:
+    pytest.skip("the project reads the whole shared vocabulary")
+  for arg in (None, "smoke"):
+    configs.refuse_unused(configs.load_config(str(path), arg), keys)
+  key = keys[0]
+  default = configs.base_config("x")
+  for part in key.split("."):
+    default = default[part]
+  other = "sgd" if isinstance(default, str) else default + 1
+  bad = configs.load_config(str(path), f"{key}={other}")
+  with pytest.raises(ValueError, match=re.escape(key)):
+    projects.get_entry_point(bad.project)(bad, tmp_path / "work")
+  assert not (tmp_path / "work").exists()
 
 
 def test_key_value_overrides_and_types():

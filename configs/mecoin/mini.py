@@ -59,7 +59,6 @@ def get_config(arg=None):
       # Fixed budget: the last of the session's steps, no validation selection.
       mecoin_last=dict(select_best=False))
   c.methods = METHODS
-  c.train.log_every = 1
 
   return finalize(c, arg, smoke=smoke_variant, variants={"citeseer": citeseer_variant})
 

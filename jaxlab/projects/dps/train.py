@@ -35,11 +35,17 @@ import numpy as np
 import optax
 import tqdm
 
+from jaxlab import configs
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.projects.dps import metrics as dmetrics
 from jaxlab.projects.dps import model as dmodel
 from jaxlab.projects.dps import samplers as dsamp
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = tuple(k for k in configs.OPTIM_KEYS if k != "optim.lr") + configs.LOOP_KEYS + (
+    "train.tensorboard", "model.variant")
+UNUSED_HINT = "DPS trains with Adam at optim.lr (GAS: gas.lr) for train.num_epochs epochs"
 
 NEURAL = ("tgat_uniform", "tgat_recent", "tds_only", "gas_only", "dps", "dps_mean")
 ALL_METHODS = NEURAL + ("edgebank",)
@@ -525,6 +531,7 @@ def gates(table, runs, g):
 
 
 def train_and_evaluate(config, workdir):
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   bad = [m for m in config.methods if m not in ALL_METHODS]

@@ -28,11 +28,19 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
+from jaxlab import configs
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.ops.augment import crop_flip, normalize
 from jaxlab.projects.fsg_bnn import method as fm
 from jaxlab.projects.fsg_bnn import model as fmodel
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = ("optim.wd", "optim.warmup_steps", "optim.grad_clip", "optim.momentum",
+                      "train.eval_every", "train.ckpt_every", "train.tensorboard")
+UNUSED_HINT = ("FSG trains with the official Adam-direction + SGD step at optim.lr, decayed by "
+               "optim.decay_factor at optim.decay_epochs; it evaluates every epoch and keeps "
+               "each finished run's results.json")
 
 
 class Problem:
@@ -40,6 +48,12 @@ class Problem:
 
   def __init__(self, config):
     self.config = config
+    # Only the official optimiser (Adam direction, then an SGD step at the scheduled lr,
+    # `method.py`) and its step schedule exist: refuse another choice instead of ignoring it.
+    if (config.optim.name, config.optim.schedule) != ("adam_dir_sgd", "step"):
+      raise ValueError(f"optim.name={config.optim.name!r}, optim.schedule="
+                       f"{config.optim.schedule!r}: fsg_bnn implements only 'adam_dir_sgd' with "
+                       "the 'step' schedule (optim.lr, optim.decay_epochs, optim.decay_factor)")
     self.tr, self.te, self.num_classes = jdata.load_train_test(config.data)
     if config.quant.act_bits not in (1, 32):
       raise ValueError(f"quant.act_bits must be 1 or 32, got {config.quant.act_bits}")
@@ -320,9 +334,10 @@ def summarise(runs: dict) -> dict:
 def train_and_evaluate(config, workdir) -> dict:
   t0 = time.time()
   workdir = pathlib.Path(workdir)
-  jtrain.write_run_info(workdir, config)
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   for m in config.methods:
     fm.check_method(m)
+  jtrain.write_run_info(workdir, config)
   problem = Problem(config)
   progress = bool(config.train.progress)
   runs, pre_info, fns = {m: {} for m in config.methods}, {}, {}

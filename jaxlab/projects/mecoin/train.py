@@ -39,11 +39,17 @@ import numpy as np
 import optax
 import tqdm
 
+from jaxlab import configs
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.projects.mecoin import losses
 from jaxlab.projects.mecoin import model as mmodel
 from jaxlab.projects.mecoin import sessions as msessions
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = configs.OPTIM_KEYS + configs.LOOP_KEYS + ("eval.batch_size", "data.batch_size")
+UNUSED_HINT = ("Mecoin reads pretrain.lr / pretrain.wd / pretrain.epochs, mecoin.lr / "
+               "mecoin.epochs / mecoin.grad_clip and baselines.head_lr / baselines.epochs")
 
 BASELINES = ("finetune", "finetune_valsel", "finetune_replay", "finetune_head",
              "finetune_head_replay", "ncm", "joint")
@@ -134,6 +140,7 @@ def _mecoin_labels(params, variant):
 
 def train_and_evaluate(config, workdir) -> dict:
   t_start = time.time()
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   jtrain.write_run_info(workdir, config)
   gd, feats, plan, plans, seeds = load_graph(config)
   R, S, Y = plan["seen"].shape

@@ -37,10 +37,17 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from jaxlab import configs
 from jaxlab import train as jtrain
 from jaxlab.projects.mldgg import data as D
 from jaxlab.projects.mldgg import method as Mth
 from jaxlab.projects.mldgg import model as M
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = configs.OPTIM_KEYS + configs.LOOP_KEYS + (
+    "train.tensorboard", "eval.batch_size", "data.batch_size", "model.variant")
+UNUSED_HINT = ("MLDGG reads train.outer_lr / train.inner_lr / train.ft_lr / train.wd and "
+               "train.meta_steps / train.inner_steps / train.ft_steps")
 
 # name -> (use_sl, use_rl, source training mode or None for target-only)
 METHODS = {
@@ -247,6 +254,7 @@ def gates(results, config):
 
 def train_and_evaluate(config, workdir) -> dict:
   t_start = time.time()
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   jtrain.write_run_info(workdir, config)

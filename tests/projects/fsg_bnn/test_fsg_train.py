@@ -85,6 +85,12 @@ def test_configs_load_and_reject_unknown_keys(name):
     load_config(path, "fsg.alphaa=0.5")
 
 
+@pytest.mark.parametrize("arg", ["optim.name=sgd", "optim.schedule=cosine"])
+def test_unimplemented_optimiser_choices_are_refused(arg):
+  with pytest.raises(ValueError, match="adam_dir_sgd"):
+    ftrain.Problem(load_config(str(REPO / "configs/fsg_bnn/mini.py"), "smoke," + arg))
+
+
 def test_default_config_is_paper_scale():
   c = load_config(str(REPO / "configs/fsg_bnn/default.py"))
   assert (c.model.widths, c.model.blocks, c.fsg.hgs_length, c.fsg.expand, c.fsg.d_state,
