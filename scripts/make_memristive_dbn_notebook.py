@@ -46,6 +46,16 @@ code("""if summary.get("sweep"):
     plots.plot_robustness(summary, out)
     plt.figure(figsize=(7, 3.6)); plt.imshow(plt.imread(out)); plt.axis("off"); plt.show()
     print(json.dumps(summary.get("gates", {}).get("robustness"), indent=1))"""),
+md("""The paper's schedule (30 CD-1 epochs per RBM, then 30 up-down epochs with CD-20), seed 0: det
+accuracy after pre-training and after every fine-tuning epoch, per device, from the committed run
+files (the issue's 94 / 95 / 96 % gates as grey lines)."""),
+code("""names = ["software"] + [f"cdacc_{d}" for d in ("ideal", "yflash", "pcmo", "epiram", "ag_si",
+                                                   "alox_hfo2", "taox_hfox")]
+paper = {n: json.loads((REPO / f"results/memristive_dbn/paper_{n}.json").read_text())
+         for n in names}
+out = pathlib.Path(workdir) / "epoch_curves.png"
+plots.plot_epoch_curves(paper, out, "det test accuracy per epoch, paper schedule, seed 0")
+plt.figure(figsize=(11, 4.8)); plt.imshow(plt.imread(out)); plt.axis("off"); plt.show()"""),
 md("""The spec's full robustness grid (NL x C2C x D2D on the TaOx/HfOx model, full width, 1 epoch per
 RBM): CDacc keeps its accuracy where conventional online CD collapses (C2C 5 %)."""),
 code("""if summary.get("sweep_grid"):
@@ -54,7 +64,9 @@ code("""if summary.get("sweep_grid"):
     plt.figure(figsize=(9, 7)); plt.imshow(plt.imread(out)); plt.axis("off"); plt.show()
     print(json.dumps(summary.get("gates", {}).get("robustness_grid"), indent=1))"""),
 md("""Device models: the NeuroSim-form literature devices, and the follow-up's Y-Flash physics model
-(`device='yflash'`; erase pulses raise the weight slowly, program pulses drop it fast)."""),
+(`device='yflash'`; erase pulses raise the weight slowly, program pulses drop it fast). Your own
+measured pulse-response trace runs as device `'measured'` (`device.measured_curve=<.csv or .npz>`;
+the README's "Your own device"); pass `devices.measured_device(path)` in `extra_specs` to draw it."""),
 code("""out = pathlib.Path(workdir) / "device_curves.png"
 plots.plot_device_curves(out)
 plt.figure(figsize=(10.5, 3.6)); plt.imshow(plt.imread(out)); plt.axis("off"); plt.show()"""),
