@@ -1,4 +1,5 @@
-"""ROC-AUC and average precision on scores (numpy; ties handled like scikit-learn)."""
+"""ROC-AUC and average precision on scores (numpy; ties handled like scikit-learn), and the
+official code's hard-label accuracy and F1."""
 
 import numpy as np
 
@@ -33,3 +34,22 @@ def average_precision(y, s):
   precision = tp / (tp + fp)
   recall = tp / y.sum()
   return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def accuracy_f1(y, pred):
+  """Accuracy and F1 of the positive class for hard 0/1 predictions (the official code's
+  `accuracy_score` / `f1_score` on `prob > 0.5`); F1 is 0 when nothing is predicted positive."""
+  y = np.asarray(y).astype(bool).reshape(-1)
+  pred = np.asarray(pred).astype(bool).reshape(-1)
+  if y.shape != pred.shape:
+    raise ValueError(f"labels {y.shape} and predictions {pred.shape} differ in shape")
+  tp = int(np.sum(y & pred))
+  denom = int(np.sum(y)) + int(np.sum(pred))
+  return float(np.mean(y == pred)), (2.0 * tp / denom if denom else 0.0)
+
+
+def link_metrics(y, s, threshold):
+  """Percent ROC-AUC and AP of scores `s`, and accuracy / F1 of `s > threshold`."""
+  acc, f1 = accuracy_f1(y, np.asarray(s) > threshold)
+  return {"auc": 100 * roc_auc(y, s), "ap": 100 * average_precision(y, s), "acc": 100 * acc,
+          "f1": 100 * f1}

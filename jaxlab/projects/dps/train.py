@@ -203,8 +203,8 @@ class LinkModel:
     pos, negs = np.concatenate(pos), np.concatenate(negs)
     y = np.r_[np.ones(len(pos)), np.zeros(len(negs))]
     s = np.r_[pos, negs]
-    return {"auc": 100 * dmetrics.roc_auc(y, s), "ap": 100 * dmetrics.average_precision(y, s),
-            "beta": np.concatenate(betas).mean(0).tolist()}
+    # Scores are logits: sigmoid(s) > 0.5 is s > 0.
+    return {**dmetrics.link_metrics(y, s, 0.0), "beta": np.concatenate(betas).mean(0).tolist()}
 
 
 def fit_model(config, model, key, seed, tables, *, finder=None, train_idx=None,
@@ -435,7 +435,7 @@ def edgebank(ev, idx, neg):
   p, n = edgebank_scores(ev, idx, neg)
   y = np.r_[np.ones(len(p)), np.zeros(len(n))]
   s = np.r_[p, n]
-  return {"auc": 100 * dmetrics.roc_auc(y, s), "ap": 100 * dmetrics.average_precision(y, s)}
+  return dmetrics.link_metrics(y, s, 0.5)  # EdgeBank's scores are 0 / 1
 
 
 # -------------------------------------------------------------------------------- driver
@@ -476,6 +476,10 @@ def summarize(runs, methods):
     ap = np.array([r["methods"][m]["test"]["ap"] for r in runs])
     row = {"auc": {"mean": float(auc.mean()), "std": float(auc.std()), "per_seed": auc.tolist()},
            "ap": {"mean": float(ap.mean()), "std": float(ap.std()), "per_seed": ap.tolist()}}
+    for met in ("acc", "f1"):  # hard-label figures (runs cached before they existed lack them)
+      if all(met in r["methods"][m]["test"] for r in runs):
+        v = np.array([r["methods"][m]["test"][met] for r in runs])
+        row[met] = {"mean": float(v.mean()), "std": float(v.std()), "per_seed": v.tolist()}
     if m != "edgebank":
       ep = [np.median(r["methods"][m]["log"]["epoch_s"]) for r in runs]
       row["epoch_s"] = float(np.mean(ep))

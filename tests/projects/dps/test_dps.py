@@ -341,6 +341,13 @@ def test_metrics_closed_form():
   assert dmetrics.average_precision(y, s) == pytest.approx(1 / 3 + (2 / 3) * 0.75)
   with pytest.raises(ValueError):
     dmetrics.roc_auc([1, 1], [0.1, 0.2])
+  # Hard labels at s > 0.75: predicted [1, 1, 0, 0, 0]; correct 2 of 5; tp 1, F1 = 2/(3+2).
+  acc, f1 = dmetrics.accuracy_f1(y, s > 0.75)
+  assert (acc, f1) == (pytest.approx(2 / 5), pytest.approx(2 / 5))
+  assert dmetrics.accuracy_f1([1, 0], [False, False]) == (0.5, 0.0)
+  m = dmetrics.link_metrics(y, s, 0.75)
+  assert m["acc"] == pytest.approx(40.0) and m["f1"] == pytest.approx(40.0)
+  assert m["auc"] == pytest.approx(100 * 4 / 6)
 
 
 def test_edgebank_memory():
@@ -394,6 +401,8 @@ def test_smoke_run_learns(tmp_path, data_dir):
   if log["val_auc"][1] <= log["val_auc"][0]:  # no improvement: budget 2 reports epoch 1
     assert log["test_auc_at_best"][1] == log["test_auc_at_best"][0]
   assert res["table"]["edgebank"]["auc"]["mean"] > 55
+  for m in ("tds_only", "edgebank"):  # the official code's hard-label figures
+    assert 0 < res["table"][m]["acc"]["mean"] <= 100 and 0 <= res["table"][m]["f1"]["mean"] <= 100
   assert res["gates"]["precompute_s"]["gas_cache_s"] == 0.0  # GAS not needed, not built
   assert (tmp_path / "seed_0.json").exists()
   # A rerun in the same workdir with another epoch budget is refused, not served stale figures.
