@@ -28,4 +28,5 @@ def get_config(arg=None):
   c = mini.get_config()
   c.num_seeds = 10
   c.train.num_epochs = 100
+  mini.backbone_from_arg(c, arg)  # `model.name=gat` etc.: the backbone's recipe (see mini.py)
   return finalize(c, arg, smoke=mini.smoke)

@@ -10,9 +10,19 @@ grad_ascent, MEGU and its ablations on the same θ0 and request; the adversarial
 Cora; the efficiency measurement on Cora. PubMed / Amazon are not available offline (spec §6
 lists them as optional); their Table 7 hyper-parameters are kept in `HPARAMS`.
 Expected: ~10-20 min wall on a shared 2-core CPU; MEGU F1 within 2 points of retrain.
+
+Other backbones: `model.name=gat|sage|gin|sgc` in the config argument, e.g.
+  python scripts/train.py "--config=configs/megu/mini.py:model.name=gat" --workdir=...
+selects that backbone's official recipe from `BACKBONES` (optim.lr, optim.wd, model.hidden,
+model.dropout). The recipe is applied BEFORE the key=value pairs, so an explicit
+`optim.lr=...` (or wd / hidden / dropout) in the same argument still wins, and so does an absl
+`--config.optim.lr=...` flag. Only the `:model.name=` form selects a recipe: setting the field
+by `--config.model.name=gat` or by hand changes the architecture only (lr / wd stay GCN's).
+An unknown name fails at config time with the list of valid names. The unlearning
+hyper-parameters (Table 7, `HPARAMS`) are the same for every backbone, as in the paper.
 """
 
-from jaxlab.configs import base_config, finalize
+from jaxlab.configs import base_config, finalize, parse_arg, set_key
 
 # Appendix Table 7: (unlearning lr, kappa, alpha1, alpha2).
 HPARAMS = {
@@ -25,6 +35,42 @@ HPARAMS = {
     "coauthor_physics": (0.04, 0.1, 0.02, 0.27),
     "flickr": (0.001, 0.01, 0.05, 0.05),
 }
+
+
+# Backbone recipes of the official code (`lib_gnn_model/node_classifier.py` sets (lr, wd);
+# `lib_gnn_model/<name>/<name>_net_batch.py` the widths and dropout): GCN hidden 32; GAT
+# 8 heads x 8 (hidden = width per head), dropout 0.6 (input, hidden, attention); SAGE hidden
+# 256; GIN hidden 32; SGC has no hidden layer and no dropout (its `hidden` is ignored).
+BACKBONES = {
+    "gcn": dict(lr=0.05, wd=1e-4, hidden=32, dropout=0.5),
+    "gat": dict(lr=0.01, wd=1e-4, hidden=8, dropout=0.6),
+    "sage": dict(lr=0.01, wd=0.0, hidden=256, dropout=0.5),
+    "gin": dict(lr=0.01, wd=1e-3, hidden=32, dropout=0.5),
+    "sgc": dict(lr=0.05, wd=0.0, hidden=32, dropout=0.0),
+}
+
+
+def set_backbone(c, name):
+  """Sets `model.name` and the backbone's official (lr, wd, hidden, dropout)."""
+  if name not in BACKBONES:
+    raise ValueError(f"unknown MEGU backbone model.name={name!r}; valid: "
+                     f"{', '.join(BACKBONES)}")
+  r = BACKBONES[name]
+  c.model.name = name
+  c.model.hidden = r["hidden"]
+  c.model.dropout = r["dropout"]
+  c.optim.lr = r["lr"]
+  c.optim.wd = r["wd"]
+
+
+def backbone_from_arg(c, arg):
+  """Applies the recipe of the last `model.name=...` pair of the config argument, if any (the
+  pairs themselves are applied afterwards by `finalize`, so explicit values win)."""
+  _, pairs = parse_arg(arg)
+  names = [v for k, v in pairs if k == "model.name"]
+  if names:
+    set_key(c, "model.name", names[-1])  # parses quotes as finalize would
+    set_backbone(c, c.model.name)
 
 
 def smoke(c):
@@ -50,12 +96,8 @@ def get_config(arg=None):
   c.data.pad_multiple = 64
   c.data.test_ratio = 0.2
   c.data.fake_num_nodes = 200
-  c.model.name = "gcn"
-  c.model.hidden = 32
-  c.model.dropout = 0.5
   c.optim.name = "adam"
-  c.optim.lr = 0.05
-  c.optim.wd = 1e-4
+  set_backbone(c, "gcn")  # model.name / hidden / dropout, optim.lr / wd
   c.train.num_epochs = 200
   c.unlearn = dict(
       kinds=("feature", "node", "edge"), ratio=0.1, num_epochs=30, finetune_epochs=30,
@@ -71,4 +113,5 @@ def get_config(arg=None):
   c.gates = dict(within_retrain=2.0, below_finetune=0.5, poison_drop=3.0, recovery=0.5,
                  speedup=5.0)
 
+  backbone_from_arg(c, arg)
   return finalize(c, arg, smoke=smoke)

@@ -13,7 +13,8 @@ features are flipped) g_φ distils from f_θ, which keeps its old predictions. A
 label propagation (Correct & Smooth on the edited graph, "topology-aware unlearning
 propagation") then repairs the predictions. g_φ is discarded at inference.
 
-Modules: `model` (GCN f_θ, unlearning module g_φ), `method` (requests, HIN selection, the
+Modules: `model` (f_θ backbones GCN / GAT / GraphSAGE / GIN / SGC, unlearning module g_φ),
+`method` (requests, HIN selection, the
 mutual-evolution loss and loop, C&S, baselines' loops), `train` (the experiment:
 `train_and_evaluate(config, workdir)`).
 
@@ -23,7 +24,19 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
     The HIN adaptive threshold follows the code (raise α by γ = 0.1 until a step adds no larger
     similarity, exact float equality); inferred intent, not verified against the paper text.
   * Backbone trained full batch (200 epochs in mini, 100 in default) instead of PyG
-    NeighborLoader mini-batches (fan-out [5, 5], batch 2048, 100 epochs).
+    NeighborLoader mini-batches (fan-out [5, 5], batch 2048, 100 epochs), for every backbone;
+    evaluation is full batch too (the code's `inference` loader is a full-neighbourhood pass).
+  * Backbones: GCN (default), GAT, GraphSAGE, GIN and SGC are implemented (`model.name`), with
+    the official code's layer settings and (lr, wd) (`configs/megu/mini.py:BACKBONES`): GAT 8
+    heads x 8 + 1 output head, dropout 0.6 (input, hidden, attention), ELU; SAGE hidden 256
+    (not 32); GIN's `nn` is the official single bias-free Linear (not a 2-layer MLP), eps = 0;
+    SGC K = 2, no bias, no dropout. (The official GAT's layer-wise `inference()` applies ReLU
+    where its `forward` uses ELU; MEGU's path, `exp_megu.py`, evaluates with `forward`, as
+    here.) ClusterGCN and GraphSAINT, listed among the paper's backbones, are mini-batch
+    TRAINING SCHEMES over these layers (`ClusterLoader` / `GraphSAINTRandomWalkSampler`, the
+    code's `--inductive` option), not layers: not implemented (nothing is mini-batched here).
+    The Table 7 unlearning hyper-parameters are shared by all backbones, as in the paper; the
+    README section "Other backbones" has their Cora results.
   * Unlearning entities are sampled from the TRAIN node ids; the official code samples ids
     0..|train|−1 (which can include test nodes). No `paper_faithful_sampling` flag is kept.
   * Node requests delete every incident edge (node kept isolated, features kept) and drop the
@@ -31,8 +44,8 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
     keep all labels.
   * Retrain (the gold standard) uses θ0's initialisation and dropout keys, so with an empty
     request it reproduces θ0 exactly; finetune and grad_ascent run 30 epochs of the original
-    recipe (Adam 0.05, wd 1e-4) from θ0 with ground-truth labels (grad_ascent: CE on train∖U
-    minus CE on U).
+    recipe (Adam with the backbone's lr / wd, GCN 0.05 / 1e-4) from θ0 with ground-truth
+    labels (grad_ascent: CE on train∖U minus CE on U).
   * Datasets: Cora and CiteSeer only (PubMed, Amazon, Coauthor, PPI, Flickr unavailable
     offline); PPI's multi-label BCE variant is not implemented.
   * Adversarial edges: the duplicate check really excludes existing/duplicate edges (the code's

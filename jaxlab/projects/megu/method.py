@@ -47,15 +47,17 @@ def masked_accuracy(logits: Array, labels: Array, mask: Array) -> Array:
 
 
 def megu_loss(theta, phi, g, edge_weight, row_keep, u_mask, h_mask, y_hat, rng, *, kappa,
-              temperature, dropout):
+              temperature, dropout, backbone="gcn"):
   """The mutual-evolution objective `κ L_u + L_p` (spec §3.4).
 
   `L_u = KD(z_U, sg(ẑ_U)) − CE(ẑ_U, ŷ_U)`: the predictive module follows the unlearning
   module, and both climb away from the old predictions on the unlearning entities U.
   `L_p = KD(ẑ_H, sg(z_H)) + CE(z_H, ŷ_H)`: on the high-influence neighbours H the unlearning
-  module follows the predictive one, which keeps its old predictions.
+  module follows the predictive one, which keeps its old predictions. `backbone` (static) names
+  f_θ's architecture (`mmodel.BACKBONES`).
   """
-  z = mmodel.gcn_apply(theta, g, edge_weight, row_keep, rng=rng, train=True, dropout=dropout)
+  z = mmodel.backbone_apply(backbone, theta, g, edge_weight, row_keep, rng=rng, train=True,
+                            dropout=dropout)
   zh = mmodel.unlearning_module_apply(phi, z)
   l_u = kd_loss(z, zh, u_mask, temperature) - masked_ce(zh, y_hat, u_mask)
   l_p = kd_loss(zh, z, h_mask, temperature) + masked_ce(z, y_hat, h_mask)
@@ -182,17 +184,18 @@ def correct_and_smooth(y_soft, labelled, y_label, senders, receivers, edge_weigh
 # Training loops (full batch, pure, `lax.scan` over epochs).
 
 def train_supervised(params, g, edge_weight, row_keep, labels, mask, key, *, num_epochs, lr,
-                     wd, dropout, ascent_mask=None):
+                     wd, dropout, ascent_mask=None, backbone="gcn"):
   """Adam with PyTorch-style coupled L2 (`weight_decay`) on `CE(mask) [− CE(ascent_mask)]`.
 
   Used for the original model and `retrain` (from a fresh init), `finetune` and `grad_ascent`
   (from θ0). Returns the final parameters (no model selection: the split has no validation set).
+  `backbone` (static) names the architecture of `params` (`mmodel.BACKBONES`).
   """
   tx = optax.chain(optax.add_decayed_weights(wd), optax.adam(lr))
 
   def loss_fn(p, rng):
-    logits = mmodel.gcn_apply(p, g, edge_weight, row_keep, rng=rng, train=True,
-                              dropout=dropout)
+    logits = mmodel.backbone_apply(backbone, p, g, edge_weight, row_keep, rng=rng, train=True,
+                                   dropout=dropout)
     loss = masked_ce(logits, labels, mask)
     if ascent_mask is not None:
       loss = loss - masked_ce(logits, labels, ascent_mask)
@@ -209,7 +212,7 @@ def train_supervised(params, g, edge_weight, row_keep, labels, mask, key, *, num
 
 
 def megu_unlearn(theta, phi, g, edge_weight, row_keep, u_mask, h_mask, y_hat, key, *,
-                 num_epochs, lr, kappa, temperature, dropout):
+                 num_epochs, lr, kappa, temperature, dropout, backbone="gcn"):
   """`num_epochs` full-batch plain-SGD steps of `megu_loss` over (θ, φ); returns (θ, φ, losses)."""
 
   def epoch(carry, i):
@@ -217,7 +220,7 @@ def megu_unlearn(theta, phi, g, edge_weight, row_keep, u_mask, h_mask, y_hat, ke
     grad_fn = jax.value_and_grad(megu_loss, argnums=(0, 1), has_aux=True)
     (_, aux), (gt, gp) = grad_fn(th, ph, g, edge_weight, row_keep, u_mask, h_mask, y_hat,
                                  jax.random.fold_in(key, i), kappa=kappa,
-                                 temperature=temperature, dropout=dropout)
+                                 temperature=temperature, dropout=dropout, backbone=backbone)
     th = jax.tree.map(lambda a, b: a - lr * b, th, gt)
     ph = jax.tree.map(lambda a, b: a - lr * b, ph, gp)
     return (th, ph), aux["loss"]

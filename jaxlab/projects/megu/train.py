@@ -1,8 +1,9 @@
 """MEGU experiment driver: `train_and_evaluate(config, workdir) -> dict`.
 
-For each dataset: 5 seeds (random 80/20 split, GCN init, request sampling), three request kinds
+For each dataset: 5 seeds (random 80/20 split, backbone init (`config.model.name`: GCN by
+default, or GAT / SAGE / GIN / SGC), request sampling), three request kinds
 (feature / node / edge), and in the same compiled run, on the same θ0 and the same request:
-`original` (θ0 on the original graph), `noop` (θ0 on the edited graph), `retrain` (fresh GCN
+`original` (θ0 on the original graph), `noop` (θ0 on the edited graph), `retrain` (fresh model
 with θ0's init and dropout keys, trained on the edited graph: the gold standard), `finetune`,
 `grad_ascent`, `megu`, `megu_no_cs`, `megu_no_hin`, plus `noop_cs` / `finetune_cs` (the C&S
 post-process alone on the baselines, to show what C&S contributes by itself).
@@ -30,11 +31,19 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from jaxlab import configs
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.ops import graph as gops
 from jaxlab.projects.megu import method
 from jaxlab.projects.megu import model as mmodel
+
+# Keys of the shared config vocabulary this project does not read (configs.refuse_unused).
+UNUSED_SHARED_KEYS = ("optim.name", "optim.schedule", "optim.warmup_steps", "optim.grad_clip",
+                      "optim.momentum", "data.name", "data.batch_size", "eval.batch_size",
+                      "model.variant", "train.tensorboard") + configs.LOOP_KEYS
+UNUSED_HINT = ("MEGU trains full batch with Adam at optim.lr / optim.wd for train.num_epochs on "
+               "the datasets in data.names; the unlearning settings are under unlearn.*")
 
 METHODS = ("original", "noop", "noop_cs", "retrain", "finetune", "finetune_cs", "grad_ascent",
            "megu", "megu_no_cs", "megu_no_hin")
@@ -77,6 +86,7 @@ class Pipeline:
 
   def __init__(self, config, num_features, num_classes):
     self.config = config
+    self.backbone = mmodel.check_backbone(config.model.name)
     self.num_classes = int(num_classes)
     self.num_features = int(num_features)
 
@@ -86,19 +96,19 @@ class Pipeline:
 
   # -- pieces -------------------------------------------------------------------------------
   def init(self, key):
-    return mmodel.init_gcn(jax.random.fold_in(key, 0), self.num_features, self.num_classes,
-                           self.config.model.hidden)
+    return mmodel.init_backbone(self.backbone, jax.random.fold_in(key, 0), self.num_features,
+                                self.num_classes, self.config.model.hidden)
 
   def train_original(self, d, key, train_mask):
     c = self.config
     p, _ = method.train_supervised(
         self.init(key), self.g(d), d["w0"], None, d["labels"], train_mask,
         jax.random.fold_in(key, 1), num_epochs=c.train.num_epochs, lr=c.optim.lr,
-        wd=c.optim.wd, dropout=c.model.dropout)
+        wd=c.optim.wd, dropout=c.model.dropout, backbone=self.backbone)
     return p
 
   def logits(self, d, theta, w, keep):
-    return mmodel.gcn_apply(theta, self.g(d), w, keep)
+    return mmodel.backbone_apply(self.backbone, theta, self.g(d), w, keep)
 
   def retrain(self, d, key, req):
     """Gold standard: θ0's init and dropout keys, trained on the edited graph."""
@@ -106,7 +116,7 @@ class Pipeline:
     p, _ = method.train_supervised(
         self.init(key), self.g(d), req["edge_weight"], req["row_keep"], d["labels"],
         req["train_keep"], jax.random.fold_in(key, 1), num_epochs=c.train.num_epochs,
-        lr=c.optim.lr, wd=c.optim.wd, dropout=c.model.dropout)
+        lr=c.optim.lr, wd=c.optim.wd, dropout=c.model.dropout, backbone=self.backbone)
     return p
 
   def cs(self, d, logits, req, y_hat, hp):
@@ -122,7 +132,8 @@ class Pipeline:
     theta, _, losses = method.megu_unlearn(
         theta0, phi, self.g(d), req["edge_weight"], req["row_keep"], req["u_mask"], h_mask,
         y_hat, jax.random.fold_in(key, 6), num_epochs=c.unlearn.num_epochs, lr=hp["lr"],
-        kappa=hp["kappa"], temperature=c.unlearn.temperature, dropout=c.model.dropout)
+        kappa=hp["kappa"], temperature=c.unlearn.temperature, dropout=c.model.dropout,
+        backbone=self.backbone)
     return theta, losses
 
   def hin(self, d, req):
@@ -146,7 +157,7 @@ class Pipeline:
     out["noop_cs"] = acc(self.cs(d, noop, req, y_hat, hp))
     out["retrain"] = acc(self.logits(d, self.retrain(d, key, req), w, keep))
     kw = dict(num_epochs=c.unlearn.finetune_epochs, lr=c.optim.lr, wd=c.optim.wd,
-              dropout=c.model.dropout)
+              dropout=c.model.dropout, backbone=self.backbone)
     ft, _ = method.train_supervised(theta0, self.g(d), w, keep, d["labels"],
                                     req["train_keep"], jax.random.fold_in(key, 2), **kw)
     ft_logits = self.logits(d, ft, w, keep)
@@ -415,13 +426,19 @@ def _cached(workdir, stage, fn, fingerprint):
 
 
 def train_and_evaluate(config, workdir) -> dict:
+  configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
+  mmodel.check_backbone(config.model.name)  # a bad model.name fails before any data or training
   t_start = time.time()
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   jtrain.write_run_info(workdir, config)
   seeds = [config.seed + i for i in range(config.num_seeds)]
   kinds = list(config.unlearn.kinds)
-  results = {"seeds": seeds, "kinds": kinds, "datasets": {}, "gates": {}}
+  results = {"seeds": seeds, "kinds": kinds,
+             "backbone": {"name": config.model.name, "hidden": config.model.hidden,
+                          "dropout": config.model.dropout, "lr": config.optim.lr,
+                          "wd": config.optim.wd},
+             "datasets": {}, "gates": {}}
   fp = jtrain.config_fingerprint(config, ignore=STAGE_SELECTION_KEYS)
 
   for name in tqdm.tqdm(list(config.data.names), desc="datasets"):
