@@ -143,9 +143,13 @@ def read_measured_curve(path) -> tuple[np.ndarray, np.ndarray]:
       rows = list(csv.DictReader(f))
     if not rows or not {"phase", "conductance"} <= set(rows[0]):
       raise ValueError(f"{path}: needs a header with the columns phase,conductance")
+    phases = [(r["phase"] or "").strip().lower() for r in rows]
+    unknown = sorted(set(phases) - {"ltp", "ltd"})
+    if unknown:  # a misspelt phase would otherwise drop its rows silently
+      raise ValueError(f"{path}: phase must be ltp or ltd, got {unknown}")
     try:
-      traces = {ph: np.array([float(r["conductance"]) for r in rows
-                              if r["phase"].strip().lower() == ph]) for ph in ("ltp", "ltd")}
+      traces = {ph: np.array([float(r["conductance"]) for r, p in zip(rows, phases) if p == ph])
+                for ph in ("ltp", "ltd")}
     except (TypeError, ValueError) as e:
       raise ValueError(f"{path}: a conductance is not a number ({e})") from e
     ltp, ltd = traces["ltp"], traces["ltd"]

@@ -256,6 +256,12 @@ def test_measured_file_formats_and_errors(tmp_path):
   (tmp_path / "hdr.csv").write_text("pulse,G\n0,1\n")
   with pytest.raises(ValueError, match="header"):
     devices.measured_device(tmp_path / "hdr.csv")
+  (tmp_path / "phase.csv").write_text("phase,conductance\nltp,1\nltp,2\npot,3\nltd,2\nltd,1\n")
+  with pytest.raises(ValueError, match="ltp or ltd"):
+    devices.measured_device(tmp_path / "phase.csv")
+  (tmp_path / "short_row.csv").write_text("phase,conductance\nltp,1\nltp,2\nltd,2\n\nltd\n")
+  with pytest.raises(ValueError, match="not a number"):
+    devices.measured_device(tmp_path / "short_row.csv")
   (tmp_path / "nan.csv").write_text("phase,conductance\nltp,1\nltp,x\nltd,2\nltd,1\n")
   with pytest.raises(ValueError, match="not a number"):
     devices.measured_device(tmp_path / "nan.csv")
