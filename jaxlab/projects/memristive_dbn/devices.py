@@ -309,9 +309,8 @@ def measured_tables(curve_ltp, curve_ltd, bins: int = 4096) -> dict:
     segs.append(n_seg)
   f32 = lambda v: jnp.asarray(np.asarray(v), jnp.float32)
   i32 = lambda v: jnp.asarray(np.asarray(v), jnp.int32)
-  out = dict(table=f32(np.concatenate(flat)), bins=i32(np.stack(start)), first=f32(first),
-             span=f32(span), off=i32(off), segs=i32(segs), steps=jnp.zeros((steps,), jnp.int8))
-  return out
+  return dict(table=f32(np.concatenate(flat)), bins=i32(np.stack(start)), first=f32(first),
+              span=f32(span), off=i32(off), segs=i32(segs), steps=jnp.zeros((steps,), jnp.int8))
 
 
 def measured_step(u, m, up, scal):

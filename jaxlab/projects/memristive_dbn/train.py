@@ -384,9 +384,11 @@ def run_dbn(config, data, scheme: str, device: str | None, *, spec=None, name=No
 # ---------------------------------------------------------------------------------------------
 # Summary and gates
 
-# Devices outside the spec's literature table: the reference and the follow-up's Y-Flash cell
-# (reported beside the gates, not counted in them).
-NOT_LITERATURE = ("ideal", "yflash", "measured")
+# Device names outside the NeuroSim table `devices.DEVICES` (device_spec builds them itself).
+EXTRA_DEVICES = ("yflash", "measured")
+# Devices outside the spec's literature table: the reference, the follow-up's Y-Flash cell and
+# a measured trace (reported beside the gates, not counted in them).
+NOT_LITERATURE = ("ideal",) + EXTRA_DEVICES
 
 
 def summarize(config, runs: dict) -> dict:
@@ -521,11 +523,11 @@ def check_config(config):
   names = tuple(config.runs.cdacc_devices) + tuple(config.runs.online_devices)
   if config.sweep.enabled:
     names += (config.sweep.device,)
-  unknown = [d for d in names if d not in ("yflash", "measured") and d not in devices.DEVICES]
+  unknown = [d for d in names if d not in EXTRA_DEVICES and d not in devices.DEVICES]
   if unknown:
-    raise ValueError(f"unknown device(s) {unknown}; valid: yflash, measured, "
+    raise ValueError(f"unknown device(s) {unknown}; valid: {', '.join(EXTRA_DEVICES)}, "
                      f"{', '.join(devices.DEVICES)}")
-  if config.sweep.enabled and config.sweep.device in ("yflash", "measured"):
+  if config.sweep.enabled and config.sweep.device in EXTRA_DEVICES:
     raise ValueError(f"sweep.device={config.sweep.device!r}: the robustness sweep sets NL, C2C "
                      f"and D2D of a NeuroSim-form device; valid: {', '.join(devices.DEVICES)}")
   if "measured" in names:

@@ -253,18 +253,14 @@ def test_measured_file_formats_and_errors(tmp_path):
   assert devices.measured_device(tmp_path / "case.csv").curve_ltp == a.curve_ltp
   with pytest.raises(FileNotFoundError, match="phase,conductance"):
     devices.measured_device(tmp_path / "none.csv")
-  (tmp_path / "hdr.csv").write_text("pulse,G\n0,1\n")
-  with pytest.raises(ValueError, match="header"):
-    devices.measured_device(tmp_path / "hdr.csv")
-  (tmp_path / "phase.csv").write_text("phase,conductance\nltp,1\nltp,2\npot,3\nltd,2\nltd,1\n")
-  with pytest.raises(ValueError, match="ltp or ltd"):
-    devices.measured_device(tmp_path / "phase.csv")
-  (tmp_path / "short_row.csv").write_text("phase,conductance\nltp,1\nltp,2\nltd,2\n\nltd\n")
-  with pytest.raises(ValueError, match="not a number"):
-    devices.measured_device(tmp_path / "short_row.csv")
-  (tmp_path / "nan.csv").write_text("phase,conductance\nltp,1\nltp,x\nltd,2\nltd,1\n")
-  with pytest.raises(ValueError, match="not a number"):
-    devices.measured_device(tmp_path / "nan.csv")
+  bad_csv = {"header": "pulse,G\n0,1\n",
+             "ltp or ltd": "phase,conductance\nltp,1\nltp,2\npot,3\nltd,2\nltd,1\n",
+             "not a number": "phase,conductance\nltp,1\nltp,2\nltd,2\n\nltd\n",  # no value
+             "a conductance is not a number": "phase,conductance\nltp,1\nltp,x\nltd,2\nltd,1\n"}
+  for i, (match, text) in enumerate(bad_csv.items()):
+    (tmp_path / f"bad{i}.csv").write_text(text)
+    with pytest.raises(ValueError, match=match):
+      devices.measured_device(tmp_path / f"bad{i}.csv")
   with pytest.raises(ValueError, match="ltp trace must end above"):
     devices.measured_device(devices.write_measured_csv(tmp_path / "flip.csv", ltp[::-1], ltd))
   with pytest.raises(ValueError, match=">= 2 finite"):
