@@ -84,6 +84,7 @@ def smoke(c):
   c.unlearn.cs_steps = 10
   c.attack.enabled = False
   c.efficiency.enabled = False
+  c.sweep.enabled = False
 
 
 def get_config(arg=None):
@@ -103,6 +104,11 @@ def get_config(arg=None):
       kinds=("feature", "node", "edge"), ratio=0.1, num_epochs=30, finetune_epochs=30,
       temperature=1.5, k_hops=2, gamma=0.1, cs_steps=80, hin_feature_chunk=16,
       hparams=dict(HPARAMS))
+  # GIF baseline (Wu et al. 2023), the official GIF-torch defaults: 5 LiSSA iterations,
+  # scale 50, no damping; influenced nodes within 2 hops of U (3 for node requests).
+  c.gif = dict(iterations=5, scale=50.0, damp=0.0, hops=dict(feature=2, node=3, edge=2))
+  # Unlearning-ratio sweep (the paper's appendix Fig. 6): every method at each ρ on one dataset.
+  c.sweep = dict(enabled=True, dataset="cora", ratios=(0.05, 0.1, 0.2, 0.3, 0.5))
   # "endpoints:ratio": "train:0.1" is the official code's test (both ends train nodes);
   # "all:0.3" lets injected edges touch test nodes (it is the variant where poisoning costs
   # >= 3 F1 points here; see the README).

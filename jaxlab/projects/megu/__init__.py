@@ -15,7 +15,7 @@ propagation") then repairs the predictions. g_φ is discarded at inference.
 
 Modules: `model` (f_θ backbones GCN / GAT / GraphSAGE / GIN / SGC, unlearning module g_φ),
 `method` (requests, HIN selection, the
-mutual-evolution loss and loop, C&S, baselines' loops), `train` (the experiment:
+mutual-evolution loss and loop, C&S, baselines' loops, GIF), `train` (the experiment:
 `train_and_evaluate(config, workdir)`).
 
 Deviations from the paper (see also /work/shared/specs/megu.md):
@@ -62,7 +62,13 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
   * Peak memory is XLA's `compiled.memory_analysis()` of each jitted program (arguments +
     outputs + temporaries − aliased), not the process peak RSS the spec names: RSS is one number
     for a process holding both programs, so it cannot compare them in one run.
-  * Baselines of the paper (GraphEraser, GUIDE, CGU, GIF, Projector, GNNDelete) are not
-    reimplemented; the spec's mini-scale set (retrain, noop, finetune, grad_ascent, ablations)
-    is.
+  * Baselines of the paper: GIF (influence function, official GIF-torch defaults: 5 LiSSA
+    iterations, scale 50, damp 0; influenced set = 2 hops of U, 3 for node requests) is
+    implemented beside the spec's mini-scale set (retrain, noop, finetune, grad_ascent,
+    ablations). GIF's loss masks keep TRAIN nodes only: the official masks take every node
+    within the hops, test nodes and their labels included. GraphEraser, GUIDE, CGU, Projector
+    and GNNDelete are not reimplemented.
+  * The unlearning-ratio sweep (appendix Fig. 6) runs on Cora only; the feature-mask-ratio
+    sweep (Fig. 5) is not run: a partial feature mask (some columns of a row) is not a
+    request kind here.
 """

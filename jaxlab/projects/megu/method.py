@@ -230,6 +230,56 @@ def megu_unlearn(theta, phi, g, edge_weight, row_keep, u_mask, h_mask, y_hat, ke
 
 
 # ---------------------------------------------------------------------------
+# GIF (Wu et al., WWW 2023, "GIF: A General Graph Unlearning Strategy via Influence
+# Function"; official code wujcan/GIF-torch): the baseline the MEGU paper compares against.
+
+def sum_ce(logits: Array, labels: Array, mask: Array) -> Array:
+  """Sum (not mean) of the cross-entropy over `mask`: the GIF code's `reduction='sum'`."""
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  return jnp.sum(jnp.where(mask, ce, 0.0))
+
+
+def gif_masks(u_mask, senders, receivers, edge_weight0, train_mask, train_keep, hops, *,
+              max_hops=3):
+  """GIF's loss masks: the influenced set I = nodes within `hops` (traced int) of U on the
+  ORIGINAL graph, U included; `mask1 = I ∩ train` (old graph), `mask2 = I ∩ train_keep` (edited
+  graph: a node request's U drops out). `max_hops` (static) bounds `hops`."""
+  dist = gops.hop_distance(u_mask, senders, receivers, max_hops, edge_weight0)
+  infl = dist <= hops
+  return infl & train_mask, infl & train_keep
+
+
+def gif_unlearn(theta, g, labels, train_mask, mask1, mask2, edge_weight0, edge_weight,
+                row_keep, *, iterations=5, scale=50.0, damp=0.0, backbone="gcn"):
+  """One influence-function step (GIF's `gif_approxi`), returns (θ_new, stats).
+
+  `v = ∇L1(θ0) − ∇L2(θ0)`, L1 = sum-CE over `mask1` on the original graph, L2 = sum-CE over
+  `mask2` on the edited graph (both in inference mode, no dropout); the LiSSA recursion
+  `h ← v + (1 − damp)·h − H h / scale` (h0 = v, `iterations` steps, H = Hessian of the sum-CE
+  over every train node on the original graph at θ0, as Hessian-vector products) estimates
+  `scale · H⁻¹ v`, and `θ_new = θ0 + h / scale` (one Newton step on the edited objective,
+  since ∇L(θ0) ≈ 0 at the trained model). `iterations` is static; `scale` and `damp` may be
+  traced.
+  """
+  def loss(p, w, keep, mask):
+    return sum_ce(mmodel.backbone_apply(backbone, p, g, w, keep), labels, mask)
+
+  g1 = jax.grad(loss)(theta, edge_weight0, None, mask1)
+  g2 = jax.grad(loss)(theta, edge_weight, row_keep, mask2)
+  v = jax.tree.map(jnp.subtract, g1, g2)
+  full_grad = jax.grad(lambda p: loss(p, edge_weight0, None, train_mask))
+
+  def body(_, h):
+    hv = jax.jvp(full_grad, (theta,), (h,))[1]  # forward-over-reverse Hessian-vector product
+    return jax.tree.map(lambda v_, h_, hv_: v_ + (1.0 - damp) * h_ - hv_ / scale, v, h, hv)
+
+  h = jax.lax.fori_loop(0, int(iterations), body, v)
+  new = jax.tree.map(lambda p, h_: p + h_ / scale, theta, h)
+  norm = lambda t: jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(t)))
+  return new, {"v_norm": norm(v), "step_norm": norm(h) / scale}
+
+
+# ---------------------------------------------------------------------------
 # Unlearning requests (host, numpy; the result is a set of static-shape masks).
 
 def random_split(num_nodes, num_pad, test_ratio, rng):
@@ -262,7 +312,8 @@ def make_request(kind, rng, train_mask, senders, receivers, edge_mask, ratio, *,
 
   Returns:
     dict of numpy arrays: `u_mask [N]`, `row_keep [N]` float32, `edge_weight [E]` float32,
-    `train_keep [N]` (train nodes whose labels remain).
+    `train_keep [N]` (train nodes whose labels remain), `kind_id` (int32 scalar, index in
+    `KINDS`: lets one vmapped program pick per-kind settings such as GIF's hop count).
   """
   if kind not in KINDS:
     raise ValueError(f"unknown request kind {kind!r}; valid: {list(KINDS)}")
@@ -300,7 +351,8 @@ def make_request(kind, rng, train_mask, senders, receivers, edge_mask, ratio, *,
   # A request must change the graph (OpenGU #5: "unlearning is not happening at all").
   if kind != "feature" and np.array_equal(w, np.asarray(edge_mask, np.float32)):
     raise ValueError(f"{kind} request removed no edge; the sampled nodes are isolated.")
-  return {"u_mask": u, "row_keep": row_keep, "edge_weight": w, "train_keep": train_keep}
+  return {"u_mask": u, "row_keep": row_keep, "edge_weight": w, "train_keep": train_keep,
+          "kind_id": np.int32(KINDS.index(kind))}
 
 
 def inject_adversarial_edges(rng, labels, train_mask, senders, receivers, num_edges):

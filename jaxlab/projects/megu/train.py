@@ -5,8 +5,9 @@ default, or GAT / SAGE / GIN / SGC), request sampling), three request kinds
 (feature / node / edge), and in the same compiled run, on the same θ0 and the same request:
 `original` (θ0 on the original graph), `noop` (θ0 on the edited graph), `retrain` (fresh model
 with θ0's init and dropout keys, trained on the edited graph: the gold standard), `finetune`,
-`grad_ascent`, `megu`, `megu_no_cs`, `megu_no_hin`, plus `noop_cs` / `finetune_cs` (the C&S
-post-process alone on the baselines, to show what C&S contributes by itself).
+`grad_ascent`, `megu`, `megu_no_cs`, `megu_no_hin`, `gif` (the influence-function baseline
+the paper compares against), plus `noop_cs` / `finetune_cs` (the C&S post-process alone on the
+baselines, to show what C&S contributes by itself).
 The original models of all seeds train in one `vmap`; all (seed × kind) requests of a dataset
 then run in one `vmap`-ed, jitted function. Then:
 
@@ -15,7 +16,10 @@ then run in one `vmap`-ed, jitted function. Then:
 * efficiency: on Cora, seed 0, each kind, the un-vmapped unlearning (HIN + 30 SGD epochs + C&S)
   and retraining (200 Adam epochs) functions are compiled separately and timed in one process
   (median of `repeats`, compile reported apart); peak memory is XLA's compiled
-  `memory_analysis()` (arguments + outputs + temporaries − aliased) of each function.
+  `memory_analysis()` (arguments + outputs + temporaries − aliased) of each function; GIF's
+  influence step is timed beside them;
+* the unlearning-ratio sweep (appendix Fig. 6): the whole grid on `sweep.dataset` at each
+  `sweep.ratios`, plotted as `<workdir>/ratio_sweep.png`.
 
 Per-dataset results are cached in `<workdir>/<stage>.json` with the settings that made them
 (`jaxlab.train.cached_stage`), so a restarted run resumes and a changed setting is refused.
@@ -46,7 +50,7 @@ UNUSED_HINT = ("MEGU trains full batch with Adam at optim.lr / optim.wd for trai
                "the datasets in data.names; the unlearning settings are under unlearn.*")
 
 METHODS = ("original", "noop", "noop_cs", "retrain", "finetune", "finetune_cs", "grad_ascent",
-           "megu", "megu_no_cs", "megu_no_hin")
+           "megu", "megu_no_cs", "megu_no_hin", "gif")
 
 
 def hparams_for(config, name):
@@ -142,6 +146,18 @@ class Pipeline:
                              d["valid"], k=c.k_hops, gamma=c.gamma,
                              feature_chunk=c.hin_feature_chunk)
 
+  def gif(self, d, theta0, req):
+    """GIF's influence-function update of θ0 (hops by request kind, `config.gif`)."""
+    c = self.config.gif
+    hops = jnp.asarray([c.hops[k] for k in method.KINDS], jnp.int32)[req["kind_id"]]
+    m1, m2 = method.gif_masks(req["u_mask"], d["senders"], d["receivers"], d["w0"],
+                              req["train_mask"], req["train_keep"], hops,
+                              max_hops=max(c.hops.values()))
+    return method.gif_unlearn(theta0, self.g(d), d["labels"], req["train_mask"], m1, m2,
+                              d["w0"], req["edge_weight"], req["row_keep"],
+                              iterations=c.iterations, scale=c.scale, damp=c.damp,
+                              backbone=self.backbone)
+
   def y_hat(self, d, theta0):
     return jnp.argmax(self.logits(d, theta0, d["w0"], None), -1)
 
@@ -175,6 +191,9 @@ class Pipeline:
     out["megu"] = acc(self.cs(d, lg, req, y_hat, hp))
     theta_nh, _ = self.megu(d, theta0, key, req, hp, hop_mask, y_hat)
     out["megu_no_hin"] = acc(self.cs(d, self.logits(d, theta_nh, w, keep), req, y_hat, hp))
+    theta_gif, gif_stats = self.gif(d, theta0, req)
+    out["gif"] = acc(self.logits(d, theta_gif, w, keep))
+    out["gif_step_norm"] = gif_stats["step_norm"]
     out["num_u"] = req["u_mask"].sum()
     out["num_hin"] = h_mask.sum()
     out["num_khop"] = hop_mask.sum()
@@ -190,6 +209,11 @@ class Pipeline:
     theta, _ = self.megu(d, theta0, key, req, hp, h_mask, y_hat)
     return self.cs(d, self.logits(d, theta, req["edge_weight"], req["row_keep"]), req, y_hat,
                    hp)
+
+  def gif_only(self, d, theta0, req):
+    """GIF per request: the influence step and the final forward on the edited graph."""
+    theta, _ = self.gif(d, theta0, req)
+    return self.logits(d, theta, req["edge_weight"], req["row_keep"])
 
   def retrain_only(self, d, key, req):
     return self.logits(d, self.retrain(d, key, req), req["edge_weight"], req["row_keep"])
@@ -256,7 +280,8 @@ def summarize(out, seeds, kinds):
       v = 100.0 * np.asarray(out[m])[sel]
       cell[m] = {"mean": float(v.mean()), "std": float(v.std()),
                  "per_seed": [round(float(x), 2) for x in v]}
-    for s in ("num_u", "num_hin", "num_khop", "megu_loss_first", "megu_loss_last"):
+    for s in ("num_u", "num_hin", "num_khop", "megu_loss_first", "megu_loss_last",
+              "gif_step_norm"):
       cell[s] = float(np.mean(np.asarray(out[s])[sel]))
     res[kind] = cell
   return res
@@ -381,11 +406,14 @@ def efficiency_experiment(config, workdir):
   theta0 = jax.block_until_ready(jax.jit(pipe.train_original)(d, key, train_mask))
   megu_jit = jax.jit(pipe.unlearn_megu_only)
   retrain_jit = jax.jit(pipe.retrain_only)
+  gif_jit = jax.jit(pipe.gif_only)
+  names = ("megu", "retrain", "gif")
   for ki, kind in enumerate(tqdm.tqdm(config.unlearn.kinds, desc="efficiency", leave=False)):
     req = jax.tree.map(lambda a: a[ki], reqs)
     row, fns = {}, {}
     for name, fn, args in (("megu", megu_jit, (d, theta0, key, req, hp)),
-                           ("retrain", retrain_jit, (d, key, req))):
+                           ("retrain", retrain_jit, (d, key, req)),
+                           ("gif", gif_jit, (d, theta0, req))):
       t0 = time.time()
       compiled = fn.lower(*args).compile()
       row[f"{name}_compile_s"] = time.time() - t0
@@ -394,17 +422,18 @@ def efficiency_experiment(config, workdir):
       fns[name] = (compiled, args)
       row[f"{name}_times"], row[f"{name}_cpu_times"] = [], []
     for rep in range(e.repeats):  # alternate the order so background load hits both alike
-      for name in (("megu", "retrain") if rep % 2 == 0 else ("retrain", "megu")):
+      for name in (names if rep % 2 == 0 else names[::-1]):
         compiled, args = fns[name]
         t0, c0 = time.time(), time.process_time()
         jax.block_until_ready(compiled(*args))
         row[f"{name}_times"].append(time.time() - t0)
         row[f"{name}_cpu_times"].append(time.process_time() - c0)
-    for name in ("megu", "retrain"):
+    for name in names:
       row[f"{name}_s"] = float(np.median(row[f"{name}_times"]))
       row[f"{name}_cpu_s"] = float(np.median(row[f"{name}_cpu_times"]))
     row["speedup"] = row["retrain_s"] / row["megu_s"]
     row["speedup_cpu_time"] = row["retrain_cpu_s"] / row["megu_cpu_s"]
+    row["gif_speedup"] = row["retrain_s"] / row["gif_s"]
     if row["megu_memory"] and row["retrain_memory"]:
       row["memory_ratio"] = (row["retrain_memory"]["peak_bytes"]
                              / row["megu_memory"]["peak_bytes"])
@@ -416,8 +445,56 @@ def efficiency_experiment(config, workdir):
   return out
 
 
+def sweep_experiment(config, workdir, ratio):
+  """Every method on `config.sweep.dataset` at unlearning ratio `ratio` (each seed and kind)."""
+  seeds = [config.seed + i for i in range(config.num_seeds)]
+  kinds = list(config.unlearn.kinds)
+  name = config.sweep.dataset
+  gd = pad(load_graph(config, name), config)
+  pipe = Pipeline(config, gd.graph.nodes.shape[1], gd.num_classes)
+  reqs = make_requests(gd, config, seeds, kinds, ratio=ratio)
+  out, _, _, times = run_grid(pipe, graph_inputs(gd), reqs, config, seeds, kinds,
+                              hparams_for(config, name))
+  return {"dataset": name, "ratio": ratio, "results": summarize(out, seeds, kinds), **times}
+
+
+def sweep_table(runs, kinds):
+  """{kind: {method: {"mean": [per ratio], "std": [...]}}} from the per-ratio sweep runs."""
+  return {k: {m: {"mean": [r["results"][k][m]["mean"] for r in runs],
+                  "std": [r["results"][k][m]["std"] for r in runs]} for m in METHODS}
+          for k in kinds}
+
+
+SWEEP_PLOT_METHODS = ("retrain", "megu", "gif", "finetune", "noop", "megu_no_cs")
+
+
+def plot_sweep(sweep, path):
+  """Test F1 vs unlearning ratio, one panel per request kind (the paper's appendix Fig. 6)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  kinds = list(sweep["table"])
+  fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
+  x = np.asarray(sweep["ratios"])
+  for ax, kind in zip(axes[0], kinds):
+    for m in SWEEP_PLOT_METHODS:
+      mean = np.asarray(sweep["table"][kind][m]["mean"])
+      std = np.asarray(sweep["table"][kind][m]["std"])
+      ax.plot(x, mean, marker="o", label=m, lw=2.2 if m == "megu" else 1.2)
+      ax.fill_between(x, mean - std, mean + std, alpha=0.12)
+    ax.set_xlabel("unlearning ratio ρ")
+    ax.set_title(f"{sweep['dataset']}: {kind} requests")
+    ax.grid(alpha=0.3)
+  axes[0][0].set_ylabel("test micro-F1 (%)")
+  axes[0][0].legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=130)
+  plt.close(fig)
+
+
 # Keys that only choose which stages run (each stage has its own cache file).
-STAGE_SELECTION_KEYS = ("data.names", "attack.enabled", "attack.variants", "efficiency.enabled")
+STAGE_SELECTION_KEYS = ("data.names", "attack.enabled", "attack.variants", "efficiency.enabled",
+                        "sweep.enabled", "sweep.dataset", "sweep.ratios")
 
 
 def _cached(workdir, stage, fn, fingerprint):
@@ -477,6 +554,18 @@ def train_and_evaluate(config, workdir) -> dict:
     eff["gates"] = {"speedup_ge": bool(eff["speedup_min"] >= config.gates.speedup),
                     "lower_peak_memory": bool(eff["memory_ratio_min"] > 1.0)}
     results["efficiency"] = eff
+  if config.sweep.enabled:
+    runs = []
+    for ratio in tqdm.tqdm(list(config.sweep.ratios), desc=f"ratio sweep {config.sweep.dataset}"):
+      runs.append(_cached(workdir, f"sweep_{config.sweep.dataset}_{float(ratio):g}",
+                          lambda ratio=ratio: sweep_experiment(config, workdir, float(ratio)),
+                          fp))
+    sweep = {"dataset": config.sweep.dataset, "ratios": [float(r) for r in config.sweep.ratios],
+             "table": sweep_table(runs, kinds),
+             "num_u": {k: [r["results"][k]["num_u"] for r in runs] for k in kinds},
+             "times_s": [r["unlearn_grid_s"] for r in runs]}
+    plot_sweep(sweep, workdir / "ratio_sweep.png")
+    results["sweep"] = sweep
   ablation_wins = sum(g["megu_ge_no_cs"] for d in results["gates"].values() for g in d.values())
   results["ablation_megu_ge_no_cs_cells"] = ablation_wins
   results["wall_time_s"] = time.time() - t_start
