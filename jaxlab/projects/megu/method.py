@@ -249,8 +249,29 @@ def gif_masks(u_mask, senders, receivers, edge_weight0, train_mask, train_keep, 
   return infl & train_mask, infl & train_keep
 
 
+def _tree_norm(t):
+  return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(t)))
+
+
+def top_eigenvalue(hvp, like, num_iters):
+  """Largest-magnitude eigenvalue of the symmetric operator `hvp` (a pytree -> pytree map
+  shaped like `like`): `num_iters` (static) power-iteration steps from the all-ones direction,
+  then the Rayleigh quotient."""
+  x0 = jax.tree.map(jnp.ones_like, like)
+  x0 = jax.tree.map(lambda a: a / _tree_norm(x0), x0)
+
+  def body(_, x):
+    y = hvp(x)
+    n = jnp.maximum(_tree_norm(y), 1e-30)
+    return jax.tree.map(lambda a: a / n, y)
+
+  x = jax.lax.fori_loop(0, int(num_iters), body, x0)
+  return sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(x), jax.tree.leaves(hvp(x))))
+
+
 def gif_unlearn(theta, g, labels, train_mask, mask1, mask2, edge_weight0, edge_weight,
-                row_keep, *, iterations=5, scale=50.0, damp=0.0, backbone="gcn"):
+                row_keep, *, iterations=5, scale=50.0, damp=0.0, power_iters=0,
+                backbone="gcn"):
   """One influence-function step (GIF's `gif_approxi`), returns (θ_new, stats).
 
   `v = ∇L1(θ0) − ∇L2(θ0)`, L1 = sum-CE over `mask1` on the original graph, L2 = sum-CE over
@@ -260,6 +281,11 @@ def gif_unlearn(theta, g, labels, train_mask, mask1, mask2, edge_weight0, edge_w
   `scale · H⁻¹ v`, and `θ_new = θ0 + h / scale` (one Newton step on the edited objective,
   since ∇L(θ0) ≈ 0 at the trained model). `iterations` is static; `scale` and `damp` may be
   traced.
+
+  The recursion converges only when every eigenvalue λ of H lies in (0, 2·scale); with the
+  official fixed scale it diverges on models whose Hessian is larger (see the README). With
+  `power_iters > 0` (static) the scale becomes `max(scale, |λ_max|)`, λ_max estimated by that
+  many power-iteration steps (our addition, the `gif_autoscale` baseline; stats["scale"]).
   """
   def loss(p, w, keep, mask):
     return sum_ce(mmodel.backbone_apply(backbone, p, g, w, keep), labels, mask)
@@ -268,15 +294,17 @@ def gif_unlearn(theta, g, labels, train_mask, mask1, mask2, edge_weight0, edge_w
   g2 = jax.grad(loss)(theta, edge_weight, row_keep, mask2)
   v = jax.tree.map(jnp.subtract, g1, g2)
   full_grad = jax.grad(lambda p: loss(p, edge_weight0, None, train_mask))
+  hvp = lambda t: jax.jvp(full_grad, (theta,), (t,))[1]  # forward-over-reverse H·t
+  scale = jnp.asarray(scale, jnp.float32)
+  if power_iters:
+    scale = jnp.maximum(scale, jnp.abs(top_eigenvalue(hvp, theta, power_iters)))
 
   def body(_, h):
-    hv = jax.jvp(full_grad, (theta,), (h,))[1]  # forward-over-reverse Hessian-vector product
-    return jax.tree.map(lambda v_, h_, hv_: v_ + (1.0 - damp) * h_ - hv_ / scale, v, h, hv)
+    return jax.tree.map(lambda v_, h_, hv_: v_ + (1.0 - damp) * h_ - hv_ / scale, v, h, hvp(h))
 
   h = jax.lax.fori_loop(0, int(iterations), body, v)
   new = jax.tree.map(lambda p, h_: p + h_ / scale, theta, h)
-  norm = lambda t: jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree.leaves(t)))
-  return new, {"v_norm": norm(v), "step_norm": norm(h) / scale}
+  return new, {"v_norm": _tree_norm(v), "step_norm": _tree_norm(h) / scale, "scale": scale}
 
 
 # ---------------------------------------------------------------------------

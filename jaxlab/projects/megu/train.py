@@ -6,7 +6,8 @@ default, or GAT / SAGE / GIN / SGC), request sampling), three request kinds
 `original` (θ0 on the original graph), `noop` (θ0 on the edited graph), `retrain` (fresh model
 with θ0's init and dropout keys, trained on the edited graph: the gold standard), `finetune`,
 `grad_ascent`, `megu`, `megu_no_cs`, `megu_no_hin`, `gif` (the influence-function baseline
-the paper compares against), plus `noop_cs` / `finetune_cs` (the C&S post-process alone on the
+the paper compares against, official settings) and `gif_autoscale` (the same with its LiSSA
+scale raised to the Hessian's top eigenvalue, so that the recursion converges), plus `noop_cs` / `finetune_cs` (the C&S post-process alone on the
 baselines, to show what C&S contributes by itself).
 The original models of all seeds train in one `vmap`; all (seed × kind) requests of a dataset
 then run in one `vmap`-ed, jitted function. Then:
@@ -50,7 +51,7 @@ UNUSED_HINT = ("MEGU trains full batch with Adam at optim.lr / optim.wd for trai
                "the datasets in data.names; the unlearning settings are under unlearn.*")
 
 METHODS = ("original", "noop", "noop_cs", "retrain", "finetune", "finetune_cs", "grad_ascent",
-           "megu", "megu_no_cs", "megu_no_hin", "gif")
+           "megu", "megu_no_cs", "megu_no_hin", "gif", "gif_autoscale")
 
 
 def hparams_for(config, name):
@@ -146,8 +147,9 @@ class Pipeline:
                              d["valid"], k=c.k_hops, gamma=c.gamma,
                              feature_chunk=c.hin_feature_chunk)
 
-  def gif(self, d, theta0, req):
-    """GIF's influence-function update of θ0 (hops by request kind, `config.gif`)."""
+  def gif(self, d, theta0, req, autoscale=False):
+    """GIF's influence-function update of θ0 (hops by request kind, `config.gif`); with
+    `autoscale` the LiSSA scale is raised to the Hessian's top eigenvalue (`gif_autoscale`)."""
     c = self.config.gif
     hops = jnp.asarray([c.hops[k] for k in method.KINDS], jnp.int32)[req["kind_id"]]
     m1, m2 = method.gif_masks(req["u_mask"], d["senders"], d["receivers"], d["w0"],
@@ -156,6 +158,7 @@ class Pipeline:
     return method.gif_unlearn(theta0, self.g(d), d["labels"], req["train_mask"], m1, m2,
                               d["w0"], req["edge_weight"], req["row_keep"],
                               iterations=c.iterations, scale=c.scale, damp=c.damp,
+                              power_iters=c.power_iters if autoscale else 0,
                               backbone=self.backbone)
 
   def y_hat(self, d, theta0):
@@ -194,6 +197,10 @@ class Pipeline:
     theta_gif, gif_stats = self.gif(d, theta0, req)
     out["gif"] = acc(self.logits(d, theta_gif, w, keep))
     out["gif_step_norm"] = gif_stats["step_norm"]
+    theta_gifa, gifa_stats = self.gif(d, theta0, req, autoscale=True)
+    out["gif_autoscale"] = acc(self.logits(d, theta_gifa, w, keep))
+    out["gif_autoscale_scale"] = gifa_stats["scale"]
+    out["gif_autoscale_step_norm"] = gifa_stats["step_norm"]
     out["num_u"] = req["u_mask"].sum()
     out["num_hin"] = h_mask.sum()
     out["num_khop"] = hop_mask.sum()
@@ -281,7 +288,7 @@ def summarize(out, seeds, kinds):
       cell[m] = {"mean": float(v.mean()), "std": float(v.std()),
                  "per_seed": [round(float(x), 2) for x in v]}
     for s in ("num_u", "num_hin", "num_khop", "megu_loss_first", "megu_loss_last",
-              "gif_step_norm"):
+              "gif_step_norm", "gif_autoscale_scale", "gif_autoscale_step_norm"):
       cell[s] = float(np.mean(np.asarray(out[s])[sel]))
     res[kind] = cell
   return res
@@ -468,10 +475,10 @@ def sweep_table(runs, kinds):
 SWEEP_PLOT_METHODS = ("retrain", "megu", "gif", "finetune", "noop", "megu_no_cs")
 
 
-def plot_sweep(sweep, path):
-  """Test F1 vs unlearning ratio, one panel per request kind (the paper's appendix Fig. 6)."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use("Agg")
+def plot_sweep(sweep, path=None):
+  """Test F1 vs unlearning ratio, one panel per request kind (the paper's appendix Fig. 6).
+
+  Saves to `path` and closes the figure when given (headless runs), else returns it."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   kinds = list(sweep["table"])
   fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.4), squeeze=False)
@@ -488,8 +495,11 @@ def plot_sweep(sweep, path):
   axes[0][0].set_ylabel("test micro-F1 (%)")
   axes[0][0].legend(fontsize=7)
   fig.tight_layout()
+  if path is None:
+    return fig
   fig.savefig(path, dpi=130)
   plt.close(fig)
+  return None
 
 
 # Keys that only choose which stages run (each stage has its own cache file).

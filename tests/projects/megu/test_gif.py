@@ -145,3 +145,32 @@ def test_ratio_sweep_stage_runs_caches_and_plots(tmp_path):
   again = mtrain.train_and_evaluate(c, tmp_path)  # resumes from the per-ratio caches
   assert again["sweep"]["table"] == sw["table"]
   assert (tmp_path / "sweep_cora_0.1.json").read_text() == small
+
+
+def test_top_eigenvalue_closed_form():
+  d = {"a": jnp.asarray([1.0, -3.0, 2.0]), "b": jnp.asarray([[0.5, 7.0]])}
+  hvp = lambda t: jax.tree.map(jnp.multiply, d, t)  # diagonal operator, eigenvalues = entries
+  assert abs(float(method.top_eigenvalue(hvp, d, 200)) - 7.0) < 1e-4
+  d["b"] = d["b"].at[0, 1].set(-9.0)  # the largest MAGNITUDE, sign kept
+  assert abs(float(method.top_eigenvalue(hvp, d, 200)) + 9.0) < 1e-4
+
+
+def test_gif_autoscale_uses_the_top_hessian_eigenvalue():
+  theta, g, labels, train, w0, w, u = _problem("gcn")
+  m1, m2 = method.gif_masks(u, g.senders, g.receivers, w0, train, train, 2)
+  keep = jnp.ones(g.x.shape[0], jnp.float32)
+  flat, v, hess = _dense(theta, g, labels, train, m1, m2, w0, w, keep, "gcn")
+  lam = np.abs(np.linalg.eigvalsh(hess)).max()
+  kw = dict(iterations=5, damp=0.0, backbone="gcn")
+  new, stats = method.gif_unlearn(theta, g, labels, train, m1, m2, w0, w, keep, scale=1e-3,
+                                  power_iters=300, **kw)
+  np.testing.assert_allclose(float(stats["scale"]), lam, rtol=1e-3)
+  h = v.copy()
+  for _ in range(5):
+    h = v + h - hess @ h / lam
+  np.testing.assert_allclose(np.asarray(ravel_pytree(new)[0]), flat + h / lam, rtol=1e-3,
+                             atol=1e-4)
+  # A scale already above |λ_max| is kept.
+  _, stats = method.gif_unlearn(theta, g, labels, train, m1, m2, w0, w, keep,
+                                scale=10 * lam, power_iters=300, **kw)
+  np.testing.assert_allclose(float(stats["scale"]), 10 * lam, rtol=1e-6)
