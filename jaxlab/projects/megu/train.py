@@ -497,7 +497,7 @@ def plot_sweep(sweep, path=None):
   fig.tight_layout()
   if path is None:
     return fig
-  fig.savefig(path, dpi=130)
+  fig.savefig(path, dpi=100)
   plt.close(fig)
   return None
 
