@@ -107,7 +107,7 @@ def get_config(arg=None):
   # GIF baseline (Wu et al. 2023), the official GIF-torch defaults: 5 LiSSA iterations,
   # scale 50, no damping; influenced nodes within 2 hops of U (3 for node requests).
   # `gif_autoscale` also runs: scale = max(scale, |top Hessian eigenvalue|), estimated with
-  # `power_iters` power-iteration steps (the fixed 50 diverges on GAT / SAGE / GIN).
+  # `power_iters` power-iteration steps (the fixed 50 diverges on GAT and GIN).
   c.gif = dict(iterations=5, scale=50.0, damp=0.0, hops=dict(feature=2, node=3, edge=2),
                power_iters=20)
   # Unlearning-ratio sweep (the paper's appendix Fig. 6): every method at each ρ on one dataset.
