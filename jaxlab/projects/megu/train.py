@@ -7,8 +7,9 @@ default, or GAT / SAGE / GIN / SGC), request sampling), three request kinds
 with θ0's init and dropout keys, trained on the edited graph: the gold standard), `finetune`,
 `grad_ascent`, `megu`, `megu_no_cs`, `megu_no_hin`, `gif` (the influence-function baseline
 the paper compares against, official settings) and `gif_autoscale` (the same with its LiSSA
-scale raised to the Hessian's top eigenvalue, so that the recursion converges), plus `noop_cs` / `finetune_cs` (the C&S post-process alone on the
-baselines, to show what C&S contributes by itself).
+scale raised to the Hessian's top eigenvalue, so that the recursion converges), plus
+`noop_cs` / `finetune_cs` (the C&S post-process alone on the baselines, to show what C&S
+contributes by itself).
 The original models of all seeds train in one `vmap`; all (seed × kind) requests of a dataset
 then run in one `vmap`-ed, jitted function. Then:
 
@@ -428,7 +429,7 @@ def efficiency_experiment(config, workdir):
       jax.block_until_ready(compiled(*args))  # first call (allocation) not timed
       fns[name] = (compiled, args)
       row[f"{name}_times"], row[f"{name}_cpu_times"] = [], []
-    for rep in range(e.repeats):  # alternate the order so background load hits both alike
+    for rep in range(e.repeats):  # alternate the order so background load hits all alike
       for name in (names if rep % 2 == 0 else names[::-1]):
         compiled, args = fns[name]
         t0, c0 = time.time(), time.process_time()
@@ -452,7 +453,7 @@ def efficiency_experiment(config, workdir):
   return out
 
 
-def sweep_experiment(config, workdir, ratio):
+def sweep_experiment(config, ratio):
   """Every method on `config.sweep.dataset` at unlearning ratio `ratio` (each seed and kind)."""
   seeds = [config.seed + i for i in range(config.num_seeds)]
   kinds = list(config.unlearn.kinds)
@@ -568,7 +569,7 @@ def train_and_evaluate(config, workdir) -> dict:
     runs = []
     for ratio in tqdm.tqdm(list(config.sweep.ratios), desc=f"ratio sweep {config.sweep.dataset}"):
       runs.append(_cached(workdir, f"sweep_{config.sweep.dataset}_{float(ratio):g}",
-                          lambda ratio=ratio: sweep_experiment(config, workdir, float(ratio)),
+                          lambda ratio=ratio: sweep_experiment(config, float(ratio)),
                           fp))
     sweep = {"dataset": config.sweep.dataset, "ratios": [float(r) for r in config.sweep.ratios],
              "table": sweep_table(runs, kinds),
