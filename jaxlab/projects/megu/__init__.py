@@ -69,8 +69,8 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
     within the hops, test nodes and their labels included. With the fixed scale 50 the LiSSA
     recursion diverges wherever the Hessian's top eigenvalue exceeds 100 (here GAT and GIN,
     and the poisoned GCN of the attack test); `gif_autoscale` (our addition, run beside it)
-    raises the scale to that eigenvalue, estimated by 20 power-iteration steps. GraphEraser, GUIDE, CGU, Projector and GNNDelete
-    are not reimplemented.
+    raises the scale to that eigenvalue, estimated by 20 power-iteration steps. GraphEraser,
+    GUIDE, CGU, Projector and GNNDelete are not reimplemented.
   * The unlearning-ratio sweep (appendix Fig. 6) runs on Cora only; the feature-mask-ratio
     sweep (Fig. 5) is not run: a partial feature mask (some columns of a row) is not a
     request kind here.

@@ -415,13 +415,14 @@ def efficiency_experiment(config, workdir):
   megu_jit = jax.jit(pipe.unlearn_megu_only)
   retrain_jit = jax.jit(pipe.retrain_only)
   gif_jit = jax.jit(pipe.gif_only)
-  names = ("megu", "retrain", "gif")
   for ki, kind in enumerate(tqdm.tqdm(config.unlearn.kinds, desc="efficiency", leave=False)):
     req = jax.tree.map(lambda a: a[ki], reqs)
+    programs = {"megu": (megu_jit, (d, theta0, key, req, hp)),
+                "retrain": (retrain_jit, (d, key, req)),
+                "gif": (gif_jit, (d, theta0, req))}
+    names = tuple(programs)
     row, fns = {}, {}
-    for name, fn, args in (("megu", megu_jit, (d, theta0, key, req, hp)),
-                           ("retrain", retrain_jit, (d, key, req)),
-                           ("gif", gif_jit, (d, theta0, req))):
+    for name, (fn, args) in programs.items():
       t0 = time.time()
       compiled = fn.lower(*args).compile()
       row[f"{name}_compile_s"] = time.time() - t0
@@ -453,17 +454,20 @@ def efficiency_experiment(config, workdir):
   return out
 
 
-def sweep_experiment(config, ratio):
-  """Every method on `config.sweep.dataset` at unlearning ratio `ratio` (each seed and kind)."""
+def grid_experiment(config, name, ratio=None):
+  """Every method on dataset `name`, each seed and kind, at unlearning ratio `ratio` (default
+  `unlearn.ratio`). Returns (summary dict, θ0 of every seed, MEGU's θ of every request)."""
   seeds = [config.seed + i for i in range(config.num_seeds)]
   kinds = list(config.unlearn.kinds)
-  name = config.sweep.dataset
   gd = pad(load_graph(config, name), config)
   pipe = Pipeline(config, gd.graph.nodes.shape[1], gd.num_classes)
+  hp = hparams_for(config, name)
   reqs = make_requests(gd, config, seeds, kinds, ratio=ratio)
-  out, _, _, times = run_grid(pipe, graph_inputs(gd), reqs, config, seeds, kinds,
-                              hparams_for(config, name))
-  return {"dataset": name, "ratio": ratio, "results": summarize(out, seeds, kinds), **times}
+  out, theta0, theta_megu, times = run_grid(pipe, graph_inputs(gd), reqs, config, seeds, kinds,
+                                            hp)
+  summary = {"hparams": hp, "num_nodes": gd.num_nodes, "num_edges": gd.num_edges,
+             "results": summarize(out, seeds, kinds), **times}
+  return summary, theta0, theta_megu
 
 
 def sweep_table(runs, kinds):
@@ -531,17 +535,11 @@ def train_and_evaluate(config, workdir) -> dict:
 
   for name in tqdm.tqdm(list(config.data.names), desc="datasets"):
     def stage(name=name):
-      gd = pad(load_graph(config, name), config)
-      pipe = Pipeline(config, gd.graph.nodes.shape[1], gd.num_classes)
-      hp = hparams_for(config, name)
-      reqs = make_requests(gd, config, seeds, kinds)
-      out, theta0, theta_megu, times = run_grid(pipe, graph_inputs(gd), reqs, config, seeds,
-                                                kinds, hp)
+      summary, theta0, theta_megu = grid_experiment(config, name)
       if config.save_params:
         _save_params(workdir, f"{name}_original", theta0)
         _save_params(workdir, f"{name}_megu", theta_megu)
-      return {"hparams": hp, "num_nodes": gd.num_nodes, "num_edges": gd.num_edges,
-              "results": summarize(out, seeds, kinds), **times}
+      return summary
     results["datasets"][name] = _cached(workdir, f"grid_{name}", stage, fp)
     results["gates"][name] = utility_gates(results["datasets"][name]["results"], config.gates)
 
@@ -568,9 +566,11 @@ def train_and_evaluate(config, workdir) -> dict:
   if config.sweep.enabled:
     runs = []
     for ratio in tqdm.tqdm(list(config.sweep.ratios), desc=f"ratio sweep {config.sweep.dataset}"):
-      runs.append(_cached(workdir, f"sweep_{config.sweep.dataset}_{float(ratio):g}",
-                          lambda ratio=ratio: sweep_experiment(config, float(ratio)),
-                          fp))
+      runs.append(_cached(
+          workdir, f"sweep_{config.sweep.dataset}_{float(ratio):g}",
+          lambda ratio=ratio: {**grid_experiment(config, config.sweep.dataset, float(ratio))[0],
+                               "dataset": config.sweep.dataset, "ratio": float(ratio)},
+          fp))
     sweep = {"dataset": config.sweep.dataset, "ratios": [float(r) for r in config.sweep.ratios],
              "table": sweep_table(runs, kinds),
              "num_u": {k: [r["results"][k]["num_u"] for r in runs] for k in kinds},
