@@ -66,7 +66,7 @@ def main(argv=None):
   for m in a.methods.split(","):
     hyper = fm.init_hyper(jax.random.PRNGKey(1), cfg.fsg, len(weights))
     copy = lambda t: jax.tree.map(jnp.copy, t)
-    st = fm.init_state(copy(weights), copy(rest), copy(v["batch_stats"]), hyper, cfg.fsg)
+    st = fm.init_state(copy(weights), copy(rest), copy(v["batch_stats"]), hyper, cfg.fsg, method=m)
     step = fm.make_train_step(m, prob.apply_train, cfg.fsg, bits=cfg.quant.weight_bits, jit=False)
     jstep = jax.jit(step)  # no donation: the same state is re-used for every timed call
     t0 = time.perf_counter()

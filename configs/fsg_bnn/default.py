@@ -7,8 +7,11 @@ for every conv/fc, FP activations, Adam direction + SGD step at lr 1e-3, x0.1 ev
 100 epochs, batch 128, crop + flip; fast-net MultiFC (hidden 100, linear, Adam 1e-2); slow-net
 Mamba (d_model 1, d_state 16, d_conv 8, expand 100, Adam 1e-3), HGS length 5, alpha 0.9.
 The slow-net scans ~1.35 M positions per step (ResNet-20, L = 5): infeasible on CPU, minutes per
-epoch on a GPU. The paper fine-tunes shipped FP checkpoints; here the FP network is pretrained
-first (`pretrain.epochs`, Adam 1e-3), see the README's deviations. Full CIFAR-10 needs
+epoch on a GPU. The paper fine-tunes shipped FP checkpoints: pass the official one with
+`:pretrain.checkpoint=/path/to/ResNet20-CIFAR10-pretrain.pth` (from the two-tiger/FSG
+repository's Results/ folder; read without torch, see checkpoint.py); left empty, the FP network
+is pretrained first (`pretrain.epochs`, Adam 1e-3). The architecture pads like the code
+(`model.conv_padding="torch"`) and images are normalised with the code's CIFAR-10 constants. Full CIFAR-10 needs
 `data.source=tfds` (prepare it once with `python -m jaxlab.data.prepare cifar10`); the offline
 copy in $JAXLAB_DATA is only the 4,000/1,000 subset (`data.source=local`).
 `:smoke` is mini.py's smoke variant.
@@ -38,6 +41,9 @@ def get_config(arg=None):
   c.model.widths = (16, 32, 64)
   c.model.blocks = 3
   c.model.stem = 16
+  c.model.conv_padding = "torch"    # nn.Conv2d(padding=1), as the official ResNet_Cifar
+  c.data.norm_stats = "cifar10_official"
+  c.pretrain.checkpoint = ""        # official FP checkpoint path; empty: pretrain here
   c.quant.act_bits = 32
   c.quant.fp_layers = ()        # the code binarises every conv and the fc
   c.pretrain.epochs = 100.0

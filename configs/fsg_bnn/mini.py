@@ -44,6 +44,7 @@ def get_config(arg=None):
       expand=8,             # Mamba d_inner (d_model = 1; code: 100, spec mini: 16)
       d_state=8, d_conv=8,  # code: d_state 16
       fast_hidden=100, fast_nonlinear="none",
+      lstm_hidden=100,      # LSTM hypernet (metaquant_lstm, fsg_lstm): the code's -hidden 100
       fast_lr=1e-2, slow_lr=1e-3,
       metaquant_lr=1e-3,    # MetaQuant's fast net (official MultiFC meta-optimizer: Adam 1e-3)
       chunk=1024,           # selective-scan chunk length
@@ -78,5 +79,6 @@ def smoke_variant(c):
   c.fsg.expand = 4
   c.fsg.d_state = 4
   c.fsg.fast_hidden = 8
+  c.fsg.lstm_hidden = 8
   c.eval.batch_size = 256
   c.eval.bn_recalibrate = 128

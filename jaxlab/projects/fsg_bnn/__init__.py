@@ -18,9 +18,11 @@ W~ = W - lr (alpha slow + (1 - alpha) c * fast) with alpha = 0.9 (c: DoReFa chai
 
 Modules: `model` (binary CIFAR-style ResNets, quantised weights as an explicit input),
 `slownet` (pure-JAX Mamba, chunked selective scan), `method` (STE / MetaQuant / FSG / FSG without
-LRE / FSG with the combined update, one jitted step each), `train` (FP pretrain + all estimators
-from the same init and batch order, 3 seeds). The quantisers (sign/round STE, DoReFa) are the
-shared custom_vjps in `jaxlab.ops.ste`.
+LRE / FSG with the combined update, and the LSTM hypernetworks FSG claims to beat: MetaQuant-LSTM
+and FSG with an LSTM slow-net; one jitted step each), `train` (FP pretrain, or the official FP
+checkpoint, + all estimators from the same init and batch order, 3 seeds), `checkpoint` (the
+official `.pth` FP checkpoints read without torch). The quantisers (sign/round STE, DoReFa) are
+the shared custom_vjps in `jaxlab.ops.ste`.
 
 Deviations from the paper (and from the official code):
 1. Mini scale, CPU: the spec's binary "ResNet-8-lite" (stem 8, widths 8/16/32, 19,072 binary
@@ -29,9 +31,12 @@ Deviations from the paper (and from the official code):
    d_state 8 (code 100 and 16; spec mini 16 and 16: measured 1.75 s per FSG step against 0.70 s
    at 8/8 on the shared core). Sized so 3 seeds x 4 estimators finish on a shared 2-core CPU.
    Paper scale (ResNet-20, CIFAR-10, L = 5, expand 100) is configs/fsg_bnn/default.py.
-2. The FP starting point is trained here instead of loading the official pretrained checkpoints,
-   which jaxlab does not ship: 2 epochs of the subset with Adam lr 1e-2 (spec: 1 epoch, 1e-3).
-   With binary activations, lr 1e-3 reaches ~77 % in 300 steps; 1e-2 reaches ~89 %.
+2. The mini runs train their FP starting point here (no official checkpoint exists for the
+   MNIST net): 2 epochs of the subset with Adam lr 1e-2 (spec: 1 epoch, 1e-3). With binary
+   activations, lr 1e-3 reaches ~77 % in 300 steps; 1e-2 reaches ~89 %. default.py loads the
+   official ResNet-20 checkpoint when `pretrain.checkpoint` names it (jaxlab does not ship it);
+   it then uses the code's padding (`model.conv_padding="torch"`) and CIFAR-10 normalisation
+   constants. The mini nets keep flax's SAME padding, with which they were measured.
 3. Activations: task A uses binary activations (act_bits = 1, `ste_sign` with clip 1 on every
    conv input except the image stem; ReLUs dropped, Bi-Real/XNOR-style residual stream) so that
    binarisation hurts and estimators are distinguishable; the code's W1A32 is `act_bits = 32`
@@ -63,4 +68,11 @@ Deviations from the paper (and from the official code):
    hypernetworks give "STE evaluated at a look-ahead point, one step late", which is not STE.
 9. Evaluation reports the final and the best test accuracy over epochs (the code's Recorder
    reports the best); the gates use the final one.
+10. LSTM hypernetworks (`metaquant_lstm` = the code's `-meta LSTMFC`, `fsg_lstm` = its
+   `-meta MetaFastAndLSTM`): coordinate-wise LSTM (hidden = the code's shared `-hidden`, 100),
+   one time step per training step on w~^{t-1}, state carried across steps and detached, output
+   times g_q^{t-1}. Their weight update uses the stale gradient only (`update_grad='current'` is
+   refused) and fsg_lstm ignores `update_uses='combined'` (the code updates W with c * fast).
+   The code's other memory variants (LSTMFC-Grad/-merge/-momentum, S4/S5 slow-nets) are not
+   built.
 """

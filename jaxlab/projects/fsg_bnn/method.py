@@ -21,6 +21,15 @@ Step t (t >= 1; step 0 only records g_q and w~ and updates nothing, as the offic
   g_q^t  = dL/dW_q ; hypernets <- Adam(dL/d theta) ; W <- W - lr AdamDir(c(W) fast_t)
   (`update_uses='combined'`: W <- W - lr AdamDir(alpha slow_t + (1 - alpha) c fast_t))
 
+LSTM hypernetworks (the "LSTM-based hypernetworks" FSG claims to beat; the official code's
+`-meta LSTMFC` and `-meta MetaFastAndLSTM`): a coordinate-wise LSTM (MetaQuant's MetaLSTMFC,
+nn.LSTM(1, H) + Linear(H, 1), one LSTM time step per training step, one hidden state per weight
+carried across steps and detached) reads w~^{t-1} and gives a per-weight gain:
+
+  metaquant_lstm: meta_t = g_q^{t-1} * LSTM(w~^{t-1}; h_{t-1}) in place of MetaQuant's fast_t
+  fsg_lstm:       slow_t = g_q^{t-1} * LSTM(w~^{t-1}; h_{t-1}) in place of the Mamba slow grad
+                  (no HGS and no LRE: the LSTM state is the history), fast_t as FSG
+
 STE: W <- W - lr AdamDir(c(W) g_q(W)) with no look-ahead. "AdamDir" is Adam's bias-corrected
 m / (sqrt(v) + eps) without lr (`optax.scale_by_adam`), followed by an explicit SGD step, as the
 official code's `get_refine_gradient()`.
@@ -39,9 +48,11 @@ import optax
 from jaxlab.ops.ste import dorefa_normalize, dorefa_scale, dorefa_weight
 from jaxlab.projects.fsg_bnn import slownet
 
-METHODS = ("ste", "metaquant", "fsg", "fsg_nolre", "fsg_combined")
-HYPER_METHODS = ("metaquant", "fsg", "fsg_nolre", "fsg_combined")
-SLOW_METHODS = ("fsg", "fsg_nolre", "fsg_combined")
+METHODS = ("ste", "metaquant", "fsg", "fsg_nolre", "fsg_combined", "metaquant_lstm", "fsg_lstm")
+HYPER_METHODS = ("metaquant", "fsg", "fsg_nolre", "fsg_combined", "metaquant_lstm", "fsg_lstm")
+SLOW_METHODS = ("fsg", "fsg_nolre", "fsg_combined")   # the Mamba slow-net over the HGS
+LSTM_METHODS = ("metaquant_lstm", "fsg_lstm")
+METAQUANT_METHODS = ("metaquant", "metaquant_lstm")    # MetaQuant's look-ahead and meta lr
 
 
 def check_method(method: str) -> None:
@@ -79,6 +90,35 @@ def fast_apply(theta: dict, x: jax.Array, nonlinear: str = "none") -> jax.Array:
 def fast_apply_elementwise(theta: dict, x: jax.Array) -> jax.Array:
   """The literal element-wise linear MLP (reference for the collapsed form)."""
   return ((x.reshape(-1, 1) @ theta["w1"]) @ theta["w2"] @ theta["w3"]).reshape(x.shape)
+
+
+# ----------------------------------------------------------------------------- LSTM hypernet
+def init_lstm(rng, hidden: int = 100) -> dict:
+  """MetaQuant's MetaLSTMFC: nn.LSTM(1, H) + Linear(H, 1), torch's init U(+-1/sqrt(H)) for all.
+
+  Gate blocks along the 4H axis in torch's order (input, forget, cell, output)."""
+  if hidden < 1:
+    raise ValueError(f"fsg.lstm_hidden must be >= 1, got {hidden}")
+  k = jax.random.split(rng, 6)
+  u = lambda key, shape: jax.random.uniform(key, shape, jnp.float32, -hidden ** -0.5,
+                                            hidden ** -0.5)
+  return {"w_ih": u(k[0], (1, 4 * hidden)), "w_hh": u(k[1], (hidden, 4 * hidden)),
+          "b_ih": u(k[2], (4 * hidden,)), "b_hh": u(k[3], (4 * hidden,)),
+          "w_out": u(k[4], (hidden, 1)), "b_out": u(k[5], (1,))}
+
+
+def lstm_apply(theta: dict, x: jax.Array, carry: jax.Array):
+  """One LSTM time step for every element of x (the code feeds [seq 1, batch n, 1]).
+
+  carry [2, n, H] = (h, c), zeros before the first call (torch's default state). Returns the
+  per-element output Linear(h') shaped like x, and the new carry (the caller detaches it, as
+  the code's `h.detach()`)."""
+  h, c = carry[0], carry[1]
+  z = (x.reshape(-1, 1) @ theta["w_ih"] + theta["b_ih"] + h @ theta["w_hh"] + theta["b_hh"])
+  i, f, g, o = jnp.split(z, 4, axis=-1)
+  c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+  h = jax.nn.sigmoid(o) * jnp.tanh(c)
+  return (h @ theta["w_out"] + theta["b_out"]).reshape(x.shape), jnp.stack([h, c])
 
 
 # ----------------------------------------------------------------------------- HGS
@@ -146,40 +186,53 @@ class EstimatorState:
   wt_prev: dict           # w~ (pre-quantised weight in [0, 1]) of the previous step
   dir_prev: dict          # Adam direction of the previous update {'w':..., 'r':...}
   hgs: dict               # {layer: [L, n_l]}
+  lstm: dict              # LSTM hypernet state {layer: [2, n_l, H]} (H = 0 for other methods)
 
 
 def init_hyper(rng, fsg_cfg, num_layers: int) -> dict:
   kf, ks, ke = jax.random.split(rng, 3)
   d_inner = int(fsg_cfg.expand)  # d_model = 1
+  # The LSTM's key is folded in, so the other hypernetworks keep the inits they had before it.
   return {"fast": init_fast(kf, int(fsg_cfg.fast_hidden)),
           "slow": slownet.init_mamba(ks, d_inner=d_inner, d_state=int(fsg_cfg.d_state),
                                      d_conv=int(fsg_cfg.d_conv)),
-          "lre": jax.random.normal(ke, (num_layers,), jnp.float32)}  # nn.Embedding init N(0, 1)
+          "lre": jax.random.normal(ke, (num_layers,), jnp.float32),  # nn.Embedding init N(0, 1)
+          "lstm": init_lstm(jax.random.fold_in(rng, 3), int(fsg_cfg.get("lstm_hidden", 100)))}
 
 
 def _hyper_txs(fsg_cfg, method: str | None = None):
   """Adam of the hypernetworks. MetaQuant's fast net has its own lr (`metaquant_lr`; the official
   MultiFC meta-optimizer runs at 1e-3 while FSG's fast net runs at 1e-2); Adam's state does not
-  depend on the lr, so `init_state` can build it without the method."""
+  depend on the lr, so `init_state` can build it without the method. The LSTM hypernet runs at
+  the code's meta lr (1e-3) as MetaQuant's only net and at the slow-net's lr in fsg_lstm."""
   fast_lr = float(fsg_cfg.fast_lr)
+  slow_lr = float(fsg_cfg.slow_lr)
+  meta_lr = float(fsg_cfg.get("metaquant_lr", fast_lr))
   if method == "metaquant":
-    fast_lr = float(fsg_cfg.get("metaquant_lr", fast_lr))
-  return {"fast": optax.adam(fast_lr), "slow": optax.adam(float(fsg_cfg.slow_lr))}
+    fast_lr = meta_lr
+  return {"fast": optax.adam(fast_lr), "slow": optax.adam(slow_lr),
+          "lstm": optax.adam(meta_lr if method == "metaquant_lstm" else slow_lr)}
 
 
-def init_state(weights: dict, rest: dict, batch_stats, hyper: dict, fsg_cfg) -> EstimatorState:
+def init_state(weights: dict, rest: dict, batch_stats, hyper: dict, fsg_cfg,
+               method: str | None = None) -> EstimatorState:
+  """The shared starting state; `method` sizes the LSTM hypernet's per-weight state (empty for
+  the methods without one, so they carry no [n, H] buffers)."""
   txs = _hyper_txs(fsg_cfg)
   zeros = lambda t: jax.tree.map(jnp.zeros_like, t)
   length = int(fsg_cfg.hgs_length)
+  hidden = hyper["lstm"]["w_hh"].shape[0] if method in LSTM_METHODS else 0
   return EstimatorState(
       step=jnp.zeros((), jnp.int32), weights=weights, rest=rest, batch_stats=batch_stats,
       opt=optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8).init({"w": weights, "r": rest}),
       hyper=hyper,
       hyper_opt={"fast": txs["fast"].init(hyper["fast"]),
-                 "slow": txs["slow"].init({"slow": hyper["slow"], "lre": hyper["lre"]})},
+                 "slow": txs["slow"].init({"slow": hyper["slow"], "lre": hyper["lre"]}),
+                 "lstm": txs["lstm"].init(hyper["lstm"])},
       g_prev=zeros(weights), wt_prev=zeros(weights),
       dir_prev={"w": zeros(weights), "r": zeros(rest)},
-      hgs={k: jnp.zeros((length, w.size), jnp.float32) for k, w in weights.items()})
+      hgs={k: jnp.zeros((length, w.size), jnp.float32) for k, w in weights.items()},
+      lstm={k: jnp.zeros((2, w.size, hidden), jnp.float32) for k, w in weights.items()})
 
 
 def _where(pred, new, old):
@@ -197,8 +250,11 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
   with_grads=True also returns grads(state, images, labels, lr) -> (loss, dL/dW_q, dL/drest,
   dL/dhyper) without any update (for tests).
   fsg_cfg fields: alpha, hgs_length, fast_nonlinear, fast_lr, metaquant_lr, slow_lr, chunk,
-  lookahead (bool),
-  update_grad ('stale' as the code, or 'current': W's update uses this step's g_q).
+  lookahead (bool), lstm_hidden (the LSTM methods; the state must come from
+  init_state(..., method=method)),
+  update_grad ('stale' as the code, or 'current': W's update uses this step's g_q),
+  update_uses ('fast' as the code, or 'combined'; the Mamba methods only: fsg_lstm updates W
+  with c * fast as the code's MetaFastAndLSTM).
   """
   check_method(method)
   alpha = float(fsg_cfg.alpha)
@@ -220,6 +276,12 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
   if update_uses not in ("fast", "combined"):
     raise ValueError(f"fsg.update_uses must be 'fast' or 'combined', got {update_uses!r}")
   combined = slow_m and (method == "fsg_combined" or update_uses == "combined")
+  lstm_m = method in LSTM_METHODS
+  if lstm_m and update_grad == "current":
+    # The LSTM's state advances once per step on w~^{t-1}; a second call on this step's w~ would
+    # either advance it twice or need a state the code never forms. Refuse rather than invent.
+    raise ValueError(f"{method} needs fsg.update_grad='stale' (the code's order); "
+                     "update_grad='current' is defined for the MultiFC fast net only")
   if combined and update_grad == "current":
     # The 'current' update reads this step's fast output only; the slow grad of this step would
     # need g_q pushed into the HGS first, which the code never does. Refuse, do not drop it.
@@ -228,6 +290,13 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
 
   def step(state: EstimatorState, images, labels, lr, grads_only=False):
     lr = jnp.asarray(lr, jnp.float32)
+    if lstm_m:
+      hidden = state.hyper["lstm"]["w_hh"].shape[0]
+      bad = [k for k, v in state.lstm.items() if v.shape[-1] != hidden]
+      if bad:
+        raise ValueError(f"{method}: the state's LSTM buffers for {bad} have width "
+                         f"{state.lstm[bad[0]].shape[-1]}, the hypernet {hidden}; build the "
+                         f"state with init_state(..., method={method!r})")
     W, rest = state.weights, state.rest
     started = state.step > 0
     c = {k: dorefa_scale(w) for k, w in W.items()}
@@ -237,6 +306,15 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
       hgs = _where(started, {k: fifo_append(state.hgs[k], state.g_prev[k]) for k in W}, state.hgs)
 
     def hyper_outputs(hyper, need_slow=True):
+      if lstm_m:  # (fast, slow, new LSTM state); metaquant_lstm's LSTM takes the fast slot
+        out, carry = {}, {}
+        for k in W:
+          gain, carry[k] = lstm_apply(hyper["lstm"], state.wt_prev[k], state.lstm[k])
+          out[k] = state.g_prev[k] * gain
+        if method == "metaquant_lstm":
+          return out, None, carry
+        return ({k: state.g_prev[k] * fast_fn(hyper["fast"], state.wt_prev[k]) for k in W},
+                out, carry)
       fast = {k: state.g_prev[k] * fast_fn(hyper["fast"], state.wt_prev[k]) for k in W}
       if slow_m and need_slow:
         lre = hyper["lre"] if use_lre else jnp.zeros_like(hyper["lre"])
@@ -244,26 +322,29 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
                             slow_fn(hyper["slow"], lre, hgs, num_valid), W)
       else:
         slow = None
-      return fast, slow
+      return fast, slow, None
 
     def lookahead(hyper):
       if not (hyper_m and lookahead_on):
-        return W, None
-      fast, slow = hyper_outputs(hyper)
-      if method == "metaquant":
+        return W, (None, None, None)
+      fast, slow, carry = hyper_outputs(hyper)
+      if method in METAQUANT_METHODS:
         delta = {k: c[k] * fast[k] + jax.lax.stop_gradient(state.dir_prev["w"][k] - c[k] * fast[k])
                  for k in W}
       else:
         delta = {k: alpha * slow[k] + (1 - alpha) * c[k] * fast[k] for k in W}
       on = started.astype(jnp.float32)
-      return {k: W[k] - on * lr * delta[k] for k in W}, (fast, slow)
+      return {k: W[k] - on * lr * delta[k] for k in W}, (fast, slow, carry)
 
     def pre(hyper):
-      wt, _ = lookahead(hyper)
+      wt, (fast, _, carry) = lookahead(hyper)
       wq = {k: dorefa_weight(v, bits) for k, v in wt.items()}
-      return wq, {k: jax.lax.stop_gradient(dorefa_normalize(v)) for k, v in wt.items()}
+      # The LSTM methods hand their fast output and new state out of the look-ahead (detached),
+      # so the weight update does not run the LSTM a second time.
+      extra = jax.lax.stop_gradient((fast, carry)) if lstm_m and lookahead_on else None
+      return wq, ({k: jax.lax.stop_gradient(dorefa_normalize(v)) for k, v in wt.items()}, extra)
 
-    wq, pre_vjp, wtilde = jax.vjp(pre, state.hyper, has_aux=True)
+    wq, pre_vjp, (wtilde, lstm_out) = jax.vjp(pre, state.hyper, has_aux=True)
 
     rest_t = rest
     # The code's non-quantised weights (fc bias; here also full-precision kernels kept by
@@ -288,9 +369,15 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
     hyper, hyper_opt = state.hyper, state.hyper_opt
     if hyper_m and lookahead_on:
       (g_hyper,) = pre_vjp(g_wq)
-      upd_f, opt_f = txs["fast"].update(g_hyper["fast"], hyper_opt["fast"], hyper["fast"])
-      new_hyper = {**hyper, "fast": optax.apply_updates(hyper["fast"], upd_f)}
-      new_opt = {**hyper_opt, "fast": opt_f}
+      new_hyper, new_opt = dict(hyper), dict(hyper_opt)
+      if method != "metaquant_lstm":   # its only net is the LSTM
+        upd_f, opt_f = txs["fast"].update(g_hyper["fast"], hyper_opt["fast"], hyper["fast"])
+        new_hyper["fast"] = optax.apply_updates(hyper["fast"], upd_f)
+        new_opt["fast"] = opt_f
+      if lstm_m:
+        upd_l, opt_l = txs["lstm"].update(g_hyper["lstm"], hyper_opt["lstm"], hyper["lstm"])
+        new_hyper["lstm"] = optax.apply_updates(hyper["lstm"], upd_l)
+        new_opt["lstm"] = opt_l
       if slow_m:
         sp = {"slow": hyper["slow"], "lre": hyper["lre"]}
         gs = {"slow": g_hyper["slow"],
@@ -311,9 +398,15 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
     elif update_grad == "current":
       g_w = {k: c[k] * (g_wq[k] * fast_fn(state.hyper["fast"], wtilde[k])) for k in W}
       do_update = jnp.asarray(True)
+    elif lstm_m:
+      if lstm_out is None:   # look-ahead off (tests): run the hypernets here instead
+        fast, _, carry = hyper_outputs(state.hyper)
+        lstm_out = jax.lax.stop_gradient((fast, carry))
+      g_w = {k: c[k] * lstm_out[0][k] for k in W}   # (MetaQuant-)LSTM/fast output, detached
+      do_update = started
     else:
       # The slow-net is traced a second time only when the update uses it (fsg_combined).
-      fast, slow = hyper_outputs(state.hyper, need_slow=combined)
+      fast, slow, _ = hyper_outputs(state.hyper, need_slow=combined)
       if combined:
         g_w = {k: alpha * slow[k] + (1 - alpha) * c[k] * fast[k] for k in W}
       else:
@@ -325,9 +418,13 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
     new_rest = {k: rest[k] - lr * dirs["r"][k] for k in rest}
     new_w, new_rest, opt, dir_prev = _where(
         do_update, (new_w, new_rest, opt, dirs), (W, rest, state.opt, state.dir_prev))
+    lstm_state = state.lstm
+    if lstm_m:   # the state advances from step 1 on, as from the code's first call
+      lstm_state = _where(started, lstm_out[1], state.lstm)
     new_state = state.replace(
         step=state.step + 1, weights=new_w, rest=new_rest, batch_stats=new_bs, opt=opt,
-        hyper=hyper, hyper_opt=hyper_opt, g_prev=g_wq, wt_prev=wtilde, dir_prev=dir_prev, hgs=hgs)
+        hyper=hyper, hyper_opt=hyper_opt, g_prev=g_wq, wt_prev=wtilde, dir_prev=dir_prev, hgs=hgs,
+        lstm=lstm_state)
     return new_state, {"loss": loss, "accuracy": acc}
 
   train_step = jax.jit(step, donate_argnums=(0,)) if jit else step

@@ -14,6 +14,12 @@ the stem sees the real image and the fc sees the real BN'd pooled features.
 Layout ("ResNet-8-lite" for the mini runs): conv3x3(w0) - BN - stages of `blocks` basic blocks with
 widths `widths`, strides 1/2/2, 1x1 conv + BN projection where the shape changes -
 global average pool - BN - fc. ResNet-20 is widths (16, 32, 64), blocks 3, stem 16.
+
+Padding: `conv_padding="same"` is flax's SAME, which pads a stride-2 3x3 conv by 0 before and 1
+after; `"torch"` pads every 3x3 conv by one pixel on each side (and 1x1 convs not at all), as
+the code's nn.Conv2d(padding=1). The two differ only at stride 2 (a one-pixel shift of the
+sampling grid). The official checkpoints need "torch" (`checkpoint.py`); the mini runs were
+measured with "same".
 """
 
 from __future__ import annotations
@@ -29,12 +35,20 @@ from jaxlab.ops.ste import quantize_activation
 
 _conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 BN_MOMENTUM = 0.9
+PADDINGS = ("same", "torch")
+
+
+def _pad(kind: str, kernel: int):
+  if kind not in PADDINGS:
+    raise ValueError(f"model.conv_padding must be one of {PADDINGS}, got {kind!r}")
+  return "SAME" if kind == "same" else [(kernel // 2, kernel // 2)] * 2
 
 
 class BinaryBlock(nn.Module):
   features: int
   strides: int = 1
   act_bits: int = 32
+  conv_padding: str = "same"
 
   @nn.compact
   def __call__(self, x, *, train: bool):
@@ -44,12 +58,13 @@ class BinaryBlock(nn.Module):
     q = functools.partial(quantize_activation, bits=self.act_bits)
     act = nn.relu if self.act_bits == 32 else (lambda v: v)
     s = (self.strides, self.strides)
-    y = conv(self.features, (3, 3), s, name="conv1")(q(x))
+    p3, p1 = _pad(self.conv_padding, 3), _pad(self.conv_padding, 1)
+    y = conv(self.features, (3, 3), s, padding=p3, name="conv1")(q(x))
     y = act(norm(name="bn1")(y))
-    y = conv(self.features, (3, 3), name="conv2")(q(y))
+    y = conv(self.features, (3, 3), padding=p3, name="conv2")(q(y))
     y = norm(name="bn2")(y)
     if x.shape[-1] != self.features or self.strides != 1:
-      x = conv(self.features, (1, 1), s, name="proj_conv")(q(x))
+      x = conv(self.features, (1, 1), s, padding=p1, name="proj_conv")(q(x))
       x = norm(name="proj_bn")(x)
     return act(x + y)
 
@@ -61,6 +76,7 @@ class BinaryResNet(nn.Module):
   stem: int = 8
   num_classes: int = 10
   act_bits: int = 32
+  conv_padding: str = "same"
 
   @nn.compact
   def __call__(self, x, *, train: bool = False):
@@ -68,21 +84,26 @@ class BinaryResNet(nn.Module):
       raise ValueError(f"BinaryResNet expects images [B, H, W, C], got shape {x.shape}")
     norm = functools.partial(nn.BatchNorm, use_running_average=not train, momentum=BN_MOMENTUM,
                              epsilon=1e-5)
-    x = nn.Conv(self.stem, (3, 3), use_bias=False, kernel_init=_conv_init, name="conv1")(x)
+    x = nn.Conv(self.stem, (3, 3), use_bias=False, kernel_init=_conv_init,
+                padding=_pad(self.conv_padding, 3), name="conv1")(x)
     x = norm(name="bn1")(x)
     x = nn.relu(x) if self.act_bits == 32 else x
     for i, w in enumerate(self.widths):
       for j in range(self.blocks):
         stride = 2 if (i > 0 and j == 0) else 1
-        x = BinaryBlock(w, stride, self.act_bits, name=f"stage{i + 1}_block{j + 1}")(x, train=train)
+        x = BinaryBlock(w, stride, self.act_bits, self.conv_padding,
+                        name=f"stage{i + 1}_block{j + 1}")(x, train=train)
     x = x.mean(axis=(1, 2))
     x = norm(name="bn_final")(x)
     return nn.Dense(self.num_classes, name="fc")(x)
 
 
 def create_model(model_cfg, num_classes: int, act_bits: int) -> BinaryResNet:
+  padding = model_cfg.get("conv_padding", "same")
+  _pad(padding, 3)   # a bad value fails here, before any data or training
   return BinaryResNet(widths=tuple(model_cfg.widths), blocks=int(model_cfg.blocks),
-                      stem=int(model_cfg.stem), num_classes=num_classes, act_bits=act_bits)
+                      stem=int(model_cfg.stem), num_classes=num_classes, act_bits=act_bits,
+                      conv_padding=padding)
 
 
 def is_quantised(path: tuple, fp_layers: Sequence[str] = ()) -> bool:

@@ -2,7 +2,8 @@
 
 `train_and_evaluate(config, workdir)`:
   1. trains the full-precision network (same activations as the binary run) for
-     `pretrain.epochs` epochs with Adam, or reuses `workdir/seed<S>/pretrain.msgpack`;
+     `pretrain.epochs` epochs with Adam, or reuses `workdir/seed<S>/pretrain.msgpack`, or loads
+     the official FP checkpoint named by `pretrain.checkpoint` (`checkpoint.py`);
   2. for every estimator in `config.methods`, from that same init, with the same hypernetwork
      init and the same batch order (`batch_iterator(seed)`), fine-tunes the binarised network for
      `train.num_epochs` epochs (one jitted step per estimator; the Python loop over methods is
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -32,6 +34,7 @@ from jaxlab import configs
 from jaxlab import data as jdata
 from jaxlab import train as jtrain
 from jaxlab.ops.augment import crop_flip, normalize
+from jaxlab.projects.fsg_bnn import checkpoint as fckpt
 from jaxlab.projects.fsg_bnn import method as fm
 from jaxlab.projects.fsg_bnn import model as fmodel
 
@@ -59,7 +62,14 @@ class Problem:
       raise ValueError(f"quant.act_bits must be 1 or 32, got {config.quant.act_bits}")
     if config.quant.weight_bits < 1:
       raise ValueError(f"quant.weight_bits must be >= 1, got {config.quant.weight_bits}")
-    self.mean, self.std = jdata.channel_stats(self.tr["image"])
+    norm = config.data.get("norm_stats", "train")
+    if norm == "train":
+      self.mean, self.std = jdata.channel_stats(self.tr["image"])
+    elif norm == "cifar10_official":   # the code's transforms.Normalize constants
+      self.mean, self.std = CIFAR10_OFFICIAL_STATS
+    else:
+      raise ValueError(f"data.norm_stats must be 'train' (per-channel stats of the training "
+                       f"set) or 'cifar10_official', got {norm!r}")
     self.model = fmodel.create_model(config.model, self.num_classes, config.quant.act_bits)
     self.fp_layers = tuple(config.quant.get("fp_layers", ()))
     self.bs = config.data.batch_size
@@ -129,14 +139,36 @@ def lr_schedule(config, steps_per_epoch: int):
 
 # Settings a (seed, method) run's numbers do not depend on: which runs the sweep holds.
 RUN_SELECTION_KEYS = ("methods", "seed", "num_seeds")
+# The official CIFAR-10 transforms.Normalize(mean, std); the shipped FP checkpoints expect them.
+CIFAR10_OFFICIAL_STATS = (np.array([0.4914, 0.4822, 0.4465], np.float32),
+                          np.array([0.2023, 0.1994, 0.2010], np.float32))
 # Settings the FP pretrain depends on.
 PRETRAIN_KEYS = ("data", "model", "quant", "pretrain")
 
 
 # ----------------------------------------------------------------------------- pretrain
-def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool):
-  """Full-precision weights (act_bits as configured), Adam; cached in workdir."""
+def load_official(problem: Problem, path: str):
+  """The official FP checkpoint (`pretrain.checkpoint`) as this problem's variables."""
   cfg = problem.config
+  if cfg.model.get("conv_padding", "same") != "torch":
+    raise fckpt.CheckpointError(
+        "pretrain.checkpoint needs model.conv_padding='torch': the official nets pad their 3x3 "
+        "convs by one pixel on each side, flax's SAME does not at stride 2")
+  sd = fckpt.read_torch_state_dict(path)
+  v = problem.init_variables(0)
+  out = fckpt.state_dict_to_variables(sd, {"params": v["params"],
+                                           "batch_stats": v["batch_stats"]})
+  digest = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+  return jax.tree.map(jnp.asarray, out), {"checkpoint": str(path), "sha256": digest}
+
+
+def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool):
+  """Full-precision weights (act_bits as configured), Adam; cached in workdir. With
+  `pretrain.checkpoint` set, the official FP checkpoint instead (the same for every seed, as the
+  paper fine-tunes one shipped network; the seeds still differ in hypernet init and data order)."""
+  cfg = problem.config
+  if cfg.pretrain.get("checkpoint"):
+    return load_official(problem, cfg.pretrain.checkpoint)
   path = workdir / "pretrain.msgpack"
   # The FP pretrain depends on these settings only, so estimator sweeps share it.
   fp = jtrain.config_fingerprint(cfg, keep=PRETRAIN_KEYS, ignore=("quant.weight_bits",))
@@ -207,7 +239,7 @@ def run_method(problem: Problem, method: str, init: dict, seed: int, workdir: pa
   init = jax.tree.map(jnp.copy, init)  # the step donates its state; keep the shared init alive
   weights, rest = fmodel.split_params(init["params"], problem.fp_layers)
   hyper = fm.init_hyper(jax.random.PRNGKey(seed + 7), cfg.fsg, len(weights))
-  state = fm.init_state(weights, rest, init["batch_stats"], hyper, cfg.fsg)
+  state = fm.init_state(weights, rest, init["batch_stats"], hyper, cfg.fsg, method=method)
   bits = int(cfg.quant.weight_bits)
   fns = {} if fns is None else fns
   if method not in fns:  # compiled once per method, reused for every seed

@@ -1,6 +1,9 @@
 """FSG estimator: HGS FIFO, packed slow-net, look-ahead gradients (finite differences), step-0
-semantics, the weight update against an Adam reference, frozen LRE, and the reduction
-FSG(fast = 1, slow = 0, alpha = 0) == STE + Adam."""
+semantics, the weight update against an Adam reference, frozen LRE, the reduction
+FSG(fast = 1, slow = 0, alpha = 0) == STE + Adam; the LSTM hypernetworks (MetaQuant-LSTM,
+FSG-LSTM): the cell against torch's LSTM equations, the state carried across steps, the reduction
+to MetaQuant, look-ahead gradients against finite differences, errors for a state built without
+the method."""
 
 import chex
 import jax
@@ -281,6 +284,161 @@ def test_metaquant_fast_net_has_its_own_learning_rate(method, lr):
   cfg = fsg_cfg(metaquant_lr=1e-3)
   tx = fm._hyper_txs(cfg, method)["fast"]
   theta = fm.init_fast(jax.random.PRNGKey(0), 8)
+  g = jax.tree.map(lambda a: jnp.full_like(a, 0.3), theta)
+  upd, _ = tx.update(g, tx.init(theta), theta)
+  for u in jax.tree.leaves(upd):
+    np.testing.assert_allclose(np.abs(np.asarray(u)), lr, rtol=1e-4)
+
+
+# ----------------------------------------------------------------------------- LSTM hypernets
+
+def _np_lstm(th, x, h, c):
+  """torch.nn.LSTM's equations, one step, in float64 numpy (gate order i, f, g, o)."""
+  th = {k: np.asarray(v, np.float64) for k, v in th.items()}
+  sig = lambda v: 1.0 / (1.0 + np.exp(-v))
+  hid = h.shape[-1]
+  z = x.reshape(-1, 1) @ th["w_ih"] + th["b_ih"] + h @ th["w_hh"] + th["b_hh"]
+  i, f, g, o = (z[:, j * hid:(j + 1) * hid] for j in range(4))
+  c = sig(f) * c + sig(i) * np.tanh(g)
+  h = sig(o) * np.tanh(c)
+  return (h @ th["w_out"] + th["b_out"]).reshape(x.shape), h, c
+
+
+def test_lstm_cell_matches_torch_equations_over_steps():
+  th = fm.init_lstm(jax.random.PRNGKey(0), 5)
+  chex.assert_shape((th["w_ih"], th["w_hh"], th["b_ih"], th["w_out"]), [(1, 20), (5, 20), (20,), (5, 1)])
+  assert max(float(jnp.abs(v).max()) for v in jax.tree.leaves(th)) <= 5 ** -0.5
+  carry = jnp.zeros((2, 6, 5))
+  h, c = np.zeros((6, 5)), np.zeros((6, 5))
+  for t in range(3):
+    x = jax.random.uniform(jax.random.PRNGKey(t + 1), (2, 3))
+    out, carry = fm.lstm_apply(th, x, carry)
+    ref, h, c = _np_lstm(th, np.asarray(x, np.float64), h, c)
+    chex.assert_shape(out, (2, 3))
+    chex.assert_shape(carry, (2, 6, 5))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(carry[0], h, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(carry[1], c, rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match="lstm_hidden"):
+    fm.init_lstm(jax.random.PRNGKey(0), 0)
+
+
+@pytest.mark.parametrize("method", ["metaquant_lstm", "fsg_lstm"])
+def test_lstm_state_starts_at_step1_and_follows_the_recurrence(method):
+  """Step 0 leaves the state at zero (the code makes no meta call); from step 1 on the state is
+  the LSTM's recurrence over w~ of the previous steps, run with the pre-update parameters."""
+  cfg = fsg_cfg(lstm_hidden=4)
+  weights, rest, x, y, apply_fn = toy()
+  hyper = fm.init_hyper(jax.random.PRNGKey(1), cfg, len(weights))
+  st = fm.init_state(jax.tree.map(jnp.copy, weights), jax.tree.map(jnp.copy, rest), {}, hyper,
+                     cfg, method=method)
+  for k, w in weights.items():
+    chex.assert_shape(st.lstm[k], (2, w.size, 4))
+  step = fm.make_train_step(method, apply_fn, cfg)
+  st, _ = step(st, x, y, 1e-2)
+  assert all(float(jnp.abs(v).sum()) == 0 for v in st.lstm.values())
+  for _ in range(3):
+    th, wt, carry = st.hyper["lstm"], st.wt_prev, st.lstm
+    expect = {k: fm.lstm_apply(th, wt[k], carry[k])[1] for k in weights}
+    st, _ = step(st, x, y, 1e-2)
+    chex.assert_trees_all_close(st.lstm, expect, rtol=1e-5, atol=1e-6)
+  assert all(float(jnp.abs(v).sum()) > 0 for v in st.lstm.values())
+
+
+def test_metaquant_lstm_with_unit_gain_is_metaquant_bit_for_bit():
+  """An LSTM whose output is exactly 1 (zero output weights, bias 1, frozen by a zero meta lr)
+  and MetaQuant with FastNet == 1 give the same trajectory: same look-ahead, same update, same
+  Adam."""
+  cfg = fsg_cfg(lstm_hidden=4, metaquant_lr=0.0)
+  weights, rest, x, y, apply_fn = toy()
+  hyper = fm.init_hyper(jax.random.PRNGKey(1), cfg, len(weights))
+  hyper["lstm"] = {**hyper["lstm"], "w_out": jnp.zeros_like(hyper["lstm"]["w_out"]),
+                   "b_out": jnp.ones_like(hyper["lstm"]["b_out"])}
+  mk = lambda m: fm.init_state(jax.tree.map(jnp.copy, weights), jax.tree.map(jnp.copy, rest), {},
+                               jax.tree.map(jnp.copy, hyper), cfg, method=m)
+  a, b = mk("metaquant"), mk("metaquant_lstm")
+  mq = fm.make_train_step("metaquant", apply_fn, cfg, fast_fn=lambda th, w: jnp.ones_like(w))
+  ml, ml_grads = fm.make_train_step("metaquant_lstm", apply_fn, cfg, with_grads=True)
+  for t in range(4):
+    xb = x + 0.1 * jax.random.normal(jax.random.PRNGKey(t), x.shape)
+    a, ma = mq(a, xb, y, 1e-2)
+    b, mb = ml(b, xb, y, 1e-2)
+    assert float(ma["loss"]) == float(mb["loss"])
+    chex.assert_trees_all_equal((a.weights, a.rest, a.opt), (b.weights, b.rest, b.opt))
+  # The LSTM gets a gradient (its output enters the look-ahead); the unused fast net is untouched.
+  g_hyper = ml_grads(b, x, y, 1e-2)[3]
+  assert float(jnp.abs(g_hyper["lstm"]["w_out"]).max()) > 0
+  chex.assert_trees_all_equal(b.hyper["fast"], hyper["fast"])
+
+
+@pytest.mark.parametrize("method", ["metaquant_lstm", "fsg_lstm"])
+def test_lstm_lookahead_gradients_match_finite_differences(method):
+  """d loss / d theta_lstm (and theta_fast for fsg_lstm) from the step equal finite differences
+  of the look-ahead loss (W~ in float64, full-precision weights: bits = 32)."""
+  cfg = fsg_cfg(lstm_hidden=4)
+  st, x, y, apply_fn = _filled_state(method, cfg)
+  hid = st.hyper["lstm"]["w_hh"].shape[0]
+  st = st.replace(lstm={k: jax.random.normal(jax.random.PRNGKey(4), (2, w.size, hid))
+                        for k, w in st.weights.items()})
+  lr = 0.05
+  _, grads = fm.make_train_step(method, apply_fn, cfg, bits=32, with_grads=True)
+  _, _, _, g_hyper = grads(st, x, y, lr)
+  with jax.enable_x64(True):
+    f64 = lambda t: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), t)
+    W, h0, g_prev, wt_prev, carry, x = f64((st.weights, st.hyper, st.g_prev, st.wt_prev, st.lstm, x))
+    c = {k: dorefa_scale(w) for k, w in W.items()}
+    lstm_of = lambda h: {k: g_prev[k] * fm.lstm_apply(h["lstm"], wt_prev[k], carry[k])[0]
+                         for k in W}
+    if method == "fsg_lstm":
+      fast_of = lambda h: {k: g_prev[k] * fm.fast_apply(h["fast"], wt_prev[k]) for k in W}
+      delta_of = lambda h: {k: cfg.alpha * lstm_of(h)[k] + (1 - cfg.alpha) * c[k] * fast_of(h)[k]
+                            for k in W}
+      parts = ("lstm", "fast")
+    else:
+      const = {k: f64(st.dir_prev["w"][k]) - c[k] * lstm_of(h0)[k] for k in W}
+      delta_of = lambda h: {k: c[k] * lstm_of(h)[k] + const[k] for k in W}
+      parts = ("lstm",)
+    rest = f64({"fc/bias": st.rest["fc/bias"] - lr * st.dir_prev["r"]["fc/bias"]})
+
+    @jax.jit
+    def loss_of(h):
+      wq = {k: W[k] - lr * delta_of(h)[k] for k in W}
+      logits, _ = apply_fn(wq, rest, {}, x)
+      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+    eps = 1e-4
+    for i, part in enumerate(parts):
+      v = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(5 + i), a.shape, a.dtype),
+                       h0[part])
+      shift = lambda s: {**h0, part: jax.tree.map(lambda a, b: a + s * b, h0[part], v)}
+      fd = float((loss_of(shift(eps)) - loss_of(shift(-eps))) / (2 * eps))
+      an = float(sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g_hyper[part]),
+                                                     jax.tree.leaves(v))))
+      assert abs(fd) > 1e-7, part
+      np.testing.assert_allclose(an, fd, rtol=1e-3, err_msg=part)
+  # The Mamba slow-net and the LRE take no part in the LSTM methods.
+  for part in ("slow", "lre"):
+    assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(g_hyper[part]))
+
+
+def test_lstm_methods_refuse_a_state_without_buffers_and_the_current_update():
+  cfg = fsg_cfg(lstm_hidden=4)
+  weights, rest, x, y, apply_fn = toy()
+  hyper = fm.init_hyper(jax.random.PRNGKey(1), cfg, len(weights))
+  st = fm.init_state(weights, rest, {}, hyper, cfg)   # no method: no LSTM buffers
+  step = fm.make_train_step("fsg_lstm", apply_fn, cfg, jit=False)
+  with pytest.raises(ValueError, match="method='fsg_lstm'"):
+    step(st, x, y, 1e-2)
+  with pytest.raises(ValueError, match="update_grad='stale'"):
+    fm.make_train_step("metaquant_lstm", apply_fn, fsg_cfg(update_grad="current"))
+
+
+@pytest.mark.parametrize("method, lr", [("metaquant_lstm", 1e-3), ("fsg_lstm", 2e-3)])
+def test_lstm_hypernet_learning_rates(method, lr):
+  """The LSTM runs at the code's meta lr as MetaQuant's only net, at the slow-net's in FSG-LSTM."""
+  cfg = fsg_cfg(metaquant_lr=1e-3, slow_lr=2e-3)
+  tx = fm._hyper_txs(cfg, method)["lstm"]
+  theta = fm.init_lstm(jax.random.PRNGKey(0), 3)
   g = jax.tree.map(lambda a: jnp.full_like(a, 0.3), theta)
   upd, _ = tx.update(g, tx.init(theta), theta)
   for u in jax.tree.leaves(upd):
