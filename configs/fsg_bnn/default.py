@@ -44,6 +44,7 @@ def get_config(arg=None):
   c.model.conv_padding = "torch"    # nn.Conv2d(padding=1), as the official ResNet_Cifar
   c.data.norm_stats = "cifar10_official"
   c.pretrain.checkpoint = ""        # official FP checkpoint path; empty: pretrain here
+  # (kept empty: jaxlab does not ship the authors' file)
   c.quant.act_bits = 32
   c.quant.fp_layers = ()        # the code binarises every conv and the fc
   c.pretrain.epochs = 100.0

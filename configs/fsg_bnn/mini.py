@@ -22,14 +22,17 @@ def get_config(arg=None):
   c.data.train_limit = 12800   # 100 steps per epoch (see the README: sized for a shared 2-core CPU)
   c.data.test_limit = 0
   c.data.augment = "none"
+  c.data.norm_stats = "train"   # per-channel stats of the training images; or "cifar10_official"
   c.model.name = "binary_resnet"
   c.model.variant = "resnet8_lite"
   c.model.widths = (8, 16, 32)   # the spec's ResNet-8-lite
   c.model.blocks = 1
   c.model.stem = 8
+  c.model.conv_padding = "same"   # flax SAME; "torch" = the code's padding=1 (default.py)
   # Stem conv and fc stay full precision (standard for W1A1 nets; the code binarises them too).
   c.quant = dict(weight_bits=1, act_bits=1, fp_layers=("conv1", "fc"))
-  c.pretrain = dict(epochs=2.0, num_steps=0, lr=1e-2)  # spec: 1 epoch of 60 k at 1e-3
+  c.pretrain = dict(epochs=2.0, num_steps=0, lr=1e-2,  # spec: 1 epoch of 60 k at 1e-3
+                    checkpoint="")   # an official FP .pth instead of pretraining (default.py)
   c.optim.name = "adam_dir_sgd"
   c.optim.lr = 1e-3
   c.optim.schedule = "step"

@@ -3,6 +3,8 @@ independent writer), the name/layout map back to the exact flax variables, the r
 globals, truncation, wrong architecture, SAME padding), and the torch padding of the convs."""
 
 import functools
+import hashlib
+import pathlib
 import pickle
 import struct
 import zipfile
@@ -14,8 +16,13 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
+from jaxlab.configs import load_config
 from jaxlab.projects.fsg_bnn import checkpoint as fckpt
+from jaxlab.projects.fsg_bnn import method as fm
 from jaxlab.projects.fsg_bnn import model as fmodel
+from jaxlab.projects.fsg_bnn import train as ftrain
+
+MINI = str(pathlib.Path(__file__).resolve().parents[3] / "configs/fsg_bnn/mini.py")
 
 KEY = jax.random.PRNGKey(0)
 
@@ -208,3 +215,30 @@ def test_torch_padding_is_symmetric_and_differs_from_same_only_at_stride_2():
   with pytest.raises(ValueError, match="conv_padding"):
     fmodel.create_model(ml_collections.ConfigDict(
         {"widths": (4,), "blocks": 1, "stem": 4, "conv_padding": "reflect"}), 10, 32)
+
+
+def test_training_starts_from_the_checkpoint(tmp_path, data_dir, monkeypatch):
+  """pretrain.checkpoint: every estimator starts from the file's weights (the run's step-0 test
+  accuracy is that of the loaded net), the run records the file's digest, and a model with
+  SAME padding refuses the file instead of loading it into the wrong architecture."""
+  monkeypatch.setenv("JAXLAB_DATA", str(data_dir))
+  base = "smoke,methods=('ste',),model.conv_padding='torch',eval.bn_recalibrate=0"
+  prob = ftrain.Problem(load_config(MINI, base))
+  v = prob.init_variables(5)   # not the seed-0 init the run would otherwise start from
+  flat_p = {k: np.asarray(a) for k, a in traverse_util.flatten_dict(v["params"], sep="/").items()}
+  flat_s = {k: np.asarray(a) for k, a in traverse_util.flatten_dict(v["batch_stats"], sep="/").items()}
+  path = tmp_path / "fp.pth"
+  write_torch(path, to_torch_names(flat_p, flat_s))
+  cfg = load_config(MINI, base + f",pretrain.checkpoint='{path}'")
+  res = ftrain.train_and_evaluate(cfg, tmp_path / "run")
+  assert res["pretrain"][0]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+  loaded = fckpt.state_dict_to_variables(fckpt.read_torch_state_dict(path),
+                                         {"params": v["params"], "batch_stats": v["batch_stats"]})
+  w, r = fmodel.split_params(loaded["params"], prob.fp_layers)
+  ev = prob.evaluate(fm.make_eval_fn(prob.apply_eval, 1), w, r, loaded["batch_stats"])
+  assert res["runs"]["ste"]["0"]["init_test_accuracy"] == ev["accuracy"]
+  with pytest.raises(fckpt.CheckpointError, match="conv_padding='torch'"):
+    ftrain.train_and_evaluate(load_config(MINI, f"smoke,methods=('ste',),pretrain.checkpoint='{path}'"),
+                              tmp_path / "same")
+  with pytest.raises(ValueError, match="norm_stats"):
+    ftrain.Problem(load_config(MINI, "smoke,data.norm_stats='imagenet'"))

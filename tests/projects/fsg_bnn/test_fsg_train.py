@@ -17,7 +17,7 @@ from jaxlab.projects.fsg_bnn import model as fmodel
 from jaxlab.projects.fsg_bnn import train as ftrain
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
-CONFIGS = ["mini", "mini_a32", "cifar_subset", "default", "ablation_combined"]
+CONFIGS = ["mini", "mini_a32", "cifar_subset", "default", "ablation_combined", "lstm_baselines"]
 
 
 @pytest.mark.parametrize("act_bits", [1, 32])
@@ -95,6 +95,8 @@ def test_default_config_is_paper_scale():
   c = load_config(str(REPO / "configs/fsg_bnn/default.py"))
   assert (c.model.widths, c.model.blocks, c.fsg.hgs_length, c.fsg.expand, c.fsg.d_state,
           c.fsg.alpha, c.train.num_epochs) == ((16, 32, 64), 3, 5, 100, 16, 0.9, 100.0)
+  # The code's architecture and input pipeline, so its FP checkpoint loads as is.
+  assert (c.model.conv_padding, c.data.norm_stats) == ("torch", "cifar10_official")
 
 
 @pytest.mark.slow  # colab/fsg_bnn.ipynb runs the same STE + FSG smoke in the default suite
