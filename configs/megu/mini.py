@@ -6,8 +6,8 @@
 Cora and CiteSeer (Planetoid, row-normalised), random 80/20 split per seed, GCN backbone
 (2 layers, hidden 32, no bias, dropout 0.5) trained full-batch (Adam 0.05, wd 1e-4, 200
 epochs), unlearning ratio 0.1, feature/node/edge requests, 5 seeds; retrain, finetune,
-grad_ascent, MEGU and its ablations on the same θ0 and request; the adversarial-edge test on
-Cora; the efficiency measurement on Cora. PubMed / Amazon are not available offline (spec §6
+grad_ascent, MEGU and its ablations, GIF and GNNDelete on the same θ0 and request; the
+adversarial-edge test on Cora; the efficiency measurement on Cora. PubMed / Amazon are not available offline (spec §6
 lists them as optional); their Table 7 hyper-parameters are kept in `HPARAMS`.
 Expected: ~10-20 min wall on a shared 2-core CPU; MEGU F1 within 2 points of retrain.
 
@@ -82,6 +82,7 @@ def smoke(c):
   c.unlearn.num_epochs = 5
   c.unlearn.finetune_epochs = 5
   c.unlearn.cs_steps = 10
+  c.gnndelete.num_epochs = 5
   c.attack.enabled = False
   c.efficiency.enabled = False
   c.sweep.enabled = False
@@ -110,6 +111,14 @@ def get_config(arg=None):
   # `power_iters` power-iteration steps (the fixed 50 diverges on GAT and GIN).
   c.gif = dict(iterations=5, scale=50.0, damp=0.0, hops=dict(feature=2, node=3, edge=2),
                power_iters=20)
+  # GNNDelete baseline (Cheng et al. 2023), the official defaults (`framework/training_args.py`,
+  # `run_delete.sh`): Adam lr 1e-3 without weight decay for 1500 epochs (the argparse default is
+  # 3000), α = 0.5 between Deleted Edge Consistency and Neighborhood Influence (MSE, each layer
+  # on its own loss), operators initialised to ones / 1000 ("identity": the code's commented-out
+  # alternative); the negative pairs are redrawn `neg_rounds` times when they hit an edge.
+  # Node and edge requests on GCN only (feature cells are None); `enabled=False` drops it.
+  c.gnndelete = dict(enabled=True, num_epochs=1500, lr=1e-3, alpha=0.5, init="ones",
+                     neg_rounds=3)
   # Unlearning-ratio sweep (the paper's appendix Fig. 6): every method at each ρ on one dataset.
   c.sweep = dict(enabled=True, dataset="cora", ratios=(0.05, 0.1, 0.2, 0.3, 0.5))
   # "endpoints:ratio": "train:0.1" is the official code's test (both ends train nodes);

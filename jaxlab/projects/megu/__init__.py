@@ -15,7 +15,7 @@ propagation") then repairs the predictions. g_φ is discarded at inference.
 
 Modules: `model` (f_θ backbones GCN / GAT / GraphSAGE / GIN / SGC, unlearning module g_φ),
 `method` (requests, HIN selection, the
-mutual-evolution loss and loop, C&S, baselines' loops, GIF), `train` (the experiment:
+mutual-evolution loss and loop, C&S, baselines' loops, GIF, GNNDelete), `train` (the experiment:
 `train_and_evaluate(config, workdir)`).
 
 Deviations from the paper (see also /work/shared/specs/megu.md):
@@ -69,8 +69,31 @@ Deviations from the paper (see also /work/shared/specs/megu.md):
     within the hops, test nodes and their labels included. With the fixed scale 50 the LiSSA
     recursion diverges wherever the Hessian's top eigenvalue exceeds 100 (here GAT and GIN,
     and the poisoned GCN of the attack test); `gif_autoscale` (our addition, run beside it)
-    raises the scale to that eigenvalue, estimated by 20 power-iteration steps. GraphEraser,
-    GUIDE, CGU, Projector and GNNDelete are not reimplemented.
+    raises the scale to that eigenvalue, estimated by 20 power-iteration steps. GNNDelete is
+    implemented too (next item); GraphEraser, GUIDE, CGU and Projector are not.
+  * GNNDelete (Cheng et al., ICLR 2023; official code mims-harvard/GNNDelete, read for its
+    defaults, not copied): θ0 frozen, one deletion operator per GCN layer (a `[d, d]` map,
+    initialised to ones / 1000 as the code's `DeletionLayer`) applied after `conv1` (before
+    the ReLU) on S^1 and after `conv2` (the logits) on S^2, S^l = nodes within l hops of the
+    deleted edges' endpoints on the original graph, identity elsewhere. Trained with the
+    code's defaults: Adam lr 1e-3, no weight decay, 1500 epochs (`run_delete.sh`; the argparse
+    default is 3000), `mse_mean` losses, α = 0.5 in `α·L_DEC + (1 − α)·L_NI` per layer,
+    `both_layerwise` (each operator on its own layer's loss). L_DEC matches both endpoints of
+    each deleted edge with θ0's representations of one random non-edge (sampled once);
+    L_NI keeps S^l minus the endpoints at θ0's representations on the edited graph. A node
+    request is handled as the code's `delete_node.py` does: every edge of the node is deleted
+    (D_f), the node stays. Deviations: (a) the forward runs on the whole edited graph in
+    training and evaluation; the code trains on the 2-hop subgraph's edges with the deleted
+    edges still in it (`sdf_mask`) and evaluates links on the remaining edges (its
+    node-classification `eval` passes the full edge list); (b) inference mode
+    (no dropout) for the frozen backbone (the code's GCN has no dropout); (c) each operator
+    gets exactly its layer's gradient, as `both_layerwise` intends (the code's loop runs
+    `loss2.backward()` after stepping `d0` and never clears the gradient it leaves in `d0`); (d) no model selection on a validation AUC (the split has no
+    validation set): the operators after the last epoch; (e) negative pairs: uniform over the
+    nodes, redrawn up to 3 times when they hit an edge or a self-loop (PyG
+    `negative_sampling` excludes existing edges). Feature requests are outside its scope here
+    (the official `delete_node_feature.py` zeroes the features and reuses the node-deletion
+    losses): its feature cells are None. GCN only: for other backbones its cells are None.
   * The unlearning-ratio sweep (appendix Fig. 6) runs on Cora only; the feature-mask-ratio
     sweep (Fig. 5) is not run: a partial feature mask (some columns of a row) is not a
     request kind here.

@@ -1,6 +1,7 @@
 """MEGU's method pieces as pure functions: unlearning requests (host), HIN selection, the
-mutual-evolution loss and loop, topology-aware unlearning propagation (Correct & Smooth), and the
-baselines' training loops (train from scratch = retrain, fine-tune, gradient ascent).
+mutual-evolution loss and loop, topology-aware unlearning propagation (Correct & Smooth), the
+baselines' training loops (train from scratch = retrain, fine-tune, gradient ascent), and the
+GIF and GNNDelete baselines.
 
 Everything that runs per request is jit-able with static shapes: a request is a set of masks over
 the ORIGINAL padded node/edge arrays (`u_mask [N]`, `row_keep [N]`, `edge_weight [E]`,
@@ -305,6 +306,193 @@ def gif_unlearn(theta, g, labels, train_mask, mask1, mask2, edge_weight0, edge_w
   h = jax.lax.fori_loop(0, int(iterations), body, v)
   new = jax.tree.map(lambda p, h_: p + h_ / scale, theta, h)
   return new, {"v_norm": _tree_norm(v), "step_norm": _tree_norm(h) / scale, "scale": scale}
+
+
+# ---------------------------------------------------------------------------
+# GNNDelete (Cheng et al., ICLR 2023, "GNNDelete: A General Strategy for Unlearning in Graph
+# Neural Networks", arXiv 2302.13406; official code mims-harvard/GNNDelete): the other
+# representation-level baseline the MEGU paper lists. θ0 stays frozen; a learnable C'×C' map
+# (the deletion operator) rewrites each layer's output on the nodes of the deleted edges' local
+# enclosing subgraph, trained for Deleted Edge Consistency + Neighborhood Influence.
+
+GNNDELETE_BACKBONES = ("gcn",)
+GNNDELETE_INITS = ("ones", "identity")
+
+
+def check_gnndelete_backbone(name: str) -> str:
+  """`name` if GNNDelete is implemented for that backbone, else a ValueError."""
+  if name not in GNNDELETE_BACKBONES:
+    raise ValueError(f"GNNDelete is implemented for backbones {list(GNNDELETE_BACKBONES)}, "
+                     f"not {name!r}")
+  return name
+
+
+def gnndelete_masks(edge_weight0, edge_weight, senders, receivers, valid, num_layers=2):
+  """What a request deletes and where GNNDelete acts.
+
+  Returns `(df_edge, ends, subs)`: bool `[E]` the deleted edges (kept in the original graph,
+  weight 0 in the edited one; both directions), bool `[N]` their endpoints (for a node request:
+  the nodes and their old neighbours), and one bool `[N]` per layer l = 1..`num_layers`: the
+  local enclosing subgraph S^l = nodes within l hops of the endpoints on the ORIGINAL graph
+  (the official `k_hop_subgraph(endpoints, l, edge_index)` node sets).
+  """
+  n = valid.shape[0]
+  df = (edge_weight0 > 0) & (edge_weight <= 0)
+  hit = lambda idx: jax.ops.segment_max(df.astype(jnp.int32), idx, num_segments=n) > 0
+  ends = (hit(senders) | hit(receivers)) & valid
+  subs = tuple(gops.khop_mask(ends, senders, receivers, l, edge_weight0) & valid
+               for l in range(1, int(num_layers) + 1))
+  return df, ends, subs
+
+
+def init_deletion_operators(dims, init="ones"):
+  """One `[d, d]` deletion operator per layer (`d0`, `d1`, ...). `init="ones"` is the official
+  `torch.ones(d, d) / 1000`; `"identity"` (commented out in the official code) starts from θ0's
+  own representations."""
+  if init not in GNNDELETE_INITS:
+    raise ValueError(f"unknown GNNDelete init {init!r}; valid: {list(GNNDELETE_INITS)}")
+  make = (lambda d: jnp.full((d, d), 1e-3, jnp.float32)) if init == "ones" else (
+      lambda d: jnp.eye(d, dtype=jnp.float32))
+  return {f"d{i}": make(int(d)) for i, d in enumerate(dims)}
+
+
+def delete_rows(h: Array, d: Array, mask: Array) -> Array:
+  """The deletion operator: `h_i W_D` on rows in `mask`, `h_i` unchanged (exactly) elsewhere."""
+  return jnp.where(mask[:, None], h @ d, h)
+
+
+def gcn_layer_fns(theta, g, edge_weight, row_keep):
+  """The frozen GCN θ split at its layers, on the graph with `edge_weight` (inference mode):
+  `(h1, layer2)` with `h1 = Â X_u W0` (`[N, H]`, pre-ReLU: the official GCNDelete applies its
+  first operator to `conv1`'s output) and `layer2(z1) = Â relu(z1) W1` (`[N, C]`, the logits).
+  `layer2(h1)` is `gcn_apply(theta, g, edge_weight, row_keep)`."""
+  n = g.x.shape[0]
+  s, r, norm = gops.gcn_norm(g.senders, g.receivers, n, edge_weight)
+  h1 = g.x @ theta["w0"]
+  if row_keep is not None:
+    h1 = h1 * row_keep[:, None].astype(h1.dtype)
+  h1 = gops.propagate(h1, s, r, norm, n)
+  return h1, lambda z1: gops.propagate(jax.nn.relu(z1) @ theta["w1"], s, r, norm, n)
+
+
+def gnndelete_apply(ops, h1, layer2, subs, *, detach=False):
+  """`(z1, z2)`: each layer's output with its deletion operator applied on S^l. With `detach`
+  the second layer sees `stop_gradient(z1)`, so `d1`'s loss does not reach `d0` (layer-wise
+  training, as the official `both_layerwise` default)."""
+  z1 = delete_rows(h1, ops["d0"], subs[0])
+  z2 = delete_rows(layer2(jax.lax.stop_gradient(z1) if detach else z1), ops["d1"], subs[1])
+  return z1, z2
+
+
+def sample_negative_pairs(key, senders, receivers, edge_weight0, valid, *, rounds=3):
+  """One random node pair `(a_e, b_e)` per edge slot, not an edge of the original graph and not
+  a self-loop (PyG `negative_sampling`'s contract): `rounds + 1` (static) candidate pairs drawn
+  uniformly over the valid nodes, the first that is no edge is kept (the last one if all are).
+  Slot e draws from `fold_in(key, e)` and node k is the k-th valid node, so padding slots or
+  nodes added after the real ones change no real slot's pair. Returns int32 `(a [E], b [E])`."""
+  n, e = valid.shape[0], senders.shape[0]
+  if n * n >= 2 ** 31:
+    raise ValueError(f"{n} padded nodes: the int32 edge keys (a * N + b) would overflow.")
+  order = jnp.argsort(~valid, stable=True).astype(jnp.int32)  # valid nodes first, in order
+  n_valid = jnp.maximum(jnp.sum(valid), 1)
+  big = jnp.iinfo(jnp.int32).max
+  edge_keys = jnp.sort(jnp.where(edge_weight0 > 0, senders * n + receivers, big))
+
+  def draw(i):  # one fold_in and one draw per slot: a small program to compile
+    u = jax.random.uniform(jax.random.fold_in(key, i), (int(rounds) + 1, 2))
+    return order[jnp.minimum(jnp.floor(u * n_valid).astype(jnp.int32), n_valid - 1)]
+
+  ab = jax.vmap(draw)(jnp.arange(e))                                  # [E, rounds + 1, 2]
+  q = ab[..., 0] * n + ab[..., 1]
+  hit = edge_keys[jnp.clip(jnp.searchsorted(edge_keys, q), 0, e - 1)] == q
+  ok = ~hit & (ab[..., 0] != ab[..., 1])
+  first = jnp.where(jnp.any(ok, 1), jnp.argmax(ok, 1), int(rounds))
+  pick = jnp.take_along_axis(ab, first[:, None, None], axis=1)[:, 0]
+  return pick[:, 0], pick[:, 1]
+
+
+def gnndelete_layer_loss(z, z_ref, df_edge, senders, receivers, neg_a, neg_b, ni_mask, alpha):
+  """`α·L_DEC + (1 − α)·L_NI` of one layer, both the official `MSELoss()` (mean over entries).
+
+  L_DEC (Deleted Edge Consistency, the code's `loss_r`): the representations of both endpoints
+  of every deleted edge e = (s_e, r_e) against θ0's representations of a random non-edge
+  (a_e, b_e): `mean_e ||z[s_e] − z_ref[a_e]||² + ||z[r_e] − z_ref[b_e]||²` / (2·dim).
+  L_NI (Neighborhood Influence, `loss_l`): `mean over ni_mask rows of ||z − z_ref||² / dim`,
+  the subgraph's nodes other than the endpoints keep θ0's representation on the edited graph.
+  `z_ref` is treated as a constant. Returns (loss, L_DEC, L_NI).
+  """
+  z_ref = jax.lax.stop_gradient(z_ref)
+  dim = z.shape[-1]
+  err = (jnp.sum((z[senders] - z_ref[neg_a]) ** 2, -1)
+         + jnp.sum((z[receivers] - z_ref[neg_b]) ** 2, -1))
+  dec = jnp.sum(jnp.where(df_edge, err, 0.0)) / jnp.maximum(2.0 * dim * jnp.sum(df_edge), 1.0)
+  sq = jnp.sum((z - z_ref) ** 2, -1)
+  ni = jnp.sum(jnp.where(ni_mask, sq, 0.0)) / jnp.maximum(dim * jnp.sum(ni_mask), 1.0)
+  return alpha * dec + (1.0 - alpha) * ni, dec, ni
+
+
+def gnndelete_prepare(theta, g, edge_weight0, edge_weight, row_keep, valid, key, *,
+                      neg_rounds=3):
+  """Everything GNNDelete's loss needs that does not depend on the operators: `(prep, layer2)`
+  with `prep` = {`df`, `ends`, `subs` (S^1, S^2), `h1`, `refs` (θ0's two layer outputs on the
+  edited graph), `neg_a`, `neg_b`, `ni_masks` (S^l without the endpoints)} and the frozen
+  second layer `layer2` (see `gcn_layer_fns`)."""
+  df, ends, subs = gnndelete_masks(edge_weight0, edge_weight, g.senders, g.receivers, valid)
+  h1, layer2 = gcn_layer_fns(theta, g, edge_weight, row_keep)
+  neg_a, neg_b = sample_negative_pairs(key, g.senders, g.receivers, edge_weight0, valid,
+                                       rounds=neg_rounds)
+  prep = {"df": df, "ends": ends, "subs": subs, "h1": h1, "refs": (h1, layer2(h1)),
+          "neg_a": neg_a, "neg_b": neg_b, "ni_masks": tuple(s & ~ends for s in subs)}
+  return prep, layer2
+
+
+def gnndelete_loss(ops, prep, layer2, senders, receivers, alpha):
+  """`L^1 + L^2`, the layer losses (`gnndelete_layer_loss`) of `gnndelete_apply(...,
+  detach=True)`: its gradient is `∂L^1/∂d0` for `d0` and `∂L^2/∂d1` for `d1` (each operator
+  trained on its own layer's loss). Returns (loss, {"dec": [2], "ni": [2]})."""
+  zs = gnndelete_apply(ops, prep["h1"], layer2, prep["subs"], detach=True)
+  terms = [gnndelete_layer_loss(z, ref, prep["df"], senders, receivers, prep["neg_a"],
+                                prep["neg_b"], m, alpha)
+           for z, ref, m in zip(zs, prep["refs"], prep["ni_masks"])]
+  aux = {"dec": jnp.stack([t[1] for t in terms]), "ni": jnp.stack([t[2] for t in terms])}
+  return sum(t[0] for t in terms), aux
+
+
+def gnndelete_unlearn(theta, g, edge_weight0, edge_weight, row_keep, valid, key, *, num_epochs,
+                      lr, alpha, init="ones", neg_rounds=3, backbone="gcn"):
+  """GNNDelete on the frozen θ: `num_epochs` (static) full-batch Adam steps (no weight decay)
+  on the deletion operators only, layer l trained on its own loss
+  `α·L_DEC^l + (1 − α)·L_NI^l` (`gnndelete_loss`). Everything runs on the EDITED graph
+  (`edge_weight`); the reference representations are θ0's on that graph, the subgraphs S^l and
+  the negative pairs come from the original one (`edge_weight0`). θ never enters the
+  optimiser: outside S^2 the logits are θ0's on the edited graph, exactly.
+
+  Returns `(ops, logits [N, C], stats)`: stats has the per-epoch `loss` (before each step),
+  `loss_last` (after the last step), the layer terms before the first and after the last step
+  (`dec_*`, `ni_*`, `[2]` each) and |S^1|, |S^2|, |D_f| (directed edges).
+  """
+  check_gnndelete_backbone(backbone)
+  prep, layer2 = gnndelete_prepare(theta, g, edge_weight0, edge_weight, row_keep, valid, key,
+                                   neg_rounds=neg_rounds)
+  ops = init_deletion_operators((theta["w0"].shape[1], theta["w1"].shape[1]), init)
+  tx = optax.adam(lr)
+  loss_fn = lambda o: gnndelete_loss(o, prep, layer2, g.senders, g.receivers, alpha)
+
+  def epoch(carry, _):
+    o, opt = carry
+    (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(o)
+    updates, opt = tx.update(grads, opt, o)
+    return (optax.apply_updates(o, updates), opt), (loss, aux)
+
+  (ops, _), (losses, aux) = jax.lax.scan(epoch, (ops, tx.init(ops)), None,
+                                         length=int(num_epochs))
+  final_loss, final_aux = loss_fn(ops)
+  _, logits = gnndelete_apply(ops, prep["h1"], layer2, prep["subs"])
+  stats = {"loss": losses, "loss_last": final_loss, "dec_first": aux["dec"][0],
+           "ni_first": aux["ni"][0], "dec_last": final_aux["dec"], "ni_last": final_aux["ni"],
+           "num_s1": jnp.sum(prep["subs"][0]), "num_s2": jnp.sum(prep["subs"][1]),
+           "num_df": jnp.sum(prep["df"])}
+  return ops, logits, stats
 
 
 # ---------------------------------------------------------------------------

@@ -9,9 +9,12 @@ with θ0's init and dropout keys, trained on the edited graph: the gold standard
 the paper compares against, official settings) and `gif_autoscale` (the same with its LiSSA
 scale raised to the Hessian's top eigenvalue, so that the recursion converges), plus
 `noop_cs` / `finetune_cs` (the C&S post-process alone on the baselines, to show what C&S
-contributes by itself).
+contributes by itself), and `gnndelete` (deletion operators on the frozen θ0, official
+settings; node and edge requests, GCN only: None for feature requests and other backbones).
 The original models of all seeds train in one `vmap`; all (seed × kind) requests of a dataset
-then run in one `vmap`-ed, jitted function. Then:
+then run in one `vmap`-ed, jitted function, and GNNDelete's node / edge requests in a second
+one (`gnndelete.enabled`; a separate program, so the other methods' program is unchanged).
+Then:
 
 * efficacy (spec §3.7): adversarial edges injected on Cora, θ0 trained on the poisoned graph,
   exactly those edges unlearned; recovery = (F1 − F1_noop) / (F1_retrain − F1_noop);
@@ -19,7 +22,7 @@ then run in one `vmap`-ed, jitted function. Then:
   and retraining (200 Adam epochs) functions are compiled separately and timed in one process
   (median of `repeats`, compile reported apart); peak memory is XLA's compiled
   `memory_analysis()` (arguments + outputs + temporaries − aliased) of each function; GIF's
-  influence step is timed beside them;
+  influence step and GNNDelete's training (node / edge requests) are timed beside them;
 * the unlearning-ratio sweep (appendix Fig. 6): the whole grid on `sweep.dataset` at each
   `sweep.ratios`, plotted as `<workdir>/ratio_sweep.png`.
 
@@ -52,7 +55,33 @@ UNUSED_HINT = ("MEGU trains full batch with Adam at optim.lr / optim.wd for trai
                "the datasets in data.names; the unlearning settings are under unlearn.*")
 
 METHODS = ("original", "noop", "noop_cs", "retrain", "finetune", "finetune_cs", "grad_ascent",
-           "megu", "megu_no_cs", "megu_no_hin", "gif", "gif_autoscale")
+           "megu", "megu_no_cs", "megu_no_hin", "gif", "gif_autoscale", "gnndelete")
+# GNNDelete deletes edges (a node request: every edge of the nodes); feature cells are None.
+GNNDELETE_KINDS = ("node", "edge")
+GNNDELETE_STATS = ("gnndelete_loss_first", "gnndelete_loss_last", "gnndelete_num_s1",
+                   "gnndelete_num_s2", "gnndelete_num_df")
+
+
+def check_gnndelete_config(c):
+  """ValueError for a `config.gnndelete` value GNNDelete cannot run with."""
+  g = c.gnndelete
+  if int(g.num_epochs) < 1:
+    raise ValueError(f"gnndelete.num_epochs must be >= 1, got {g.num_epochs}")
+  if not float(g.lr) > 0:
+    raise ValueError(f"gnndelete.lr must be > 0, got {g.lr}")
+  if not 0.0 <= float(g.alpha) <= 1.0:
+    raise ValueError(f"gnndelete.alpha weighs L_DEC against L_NI and must lie in [0, 1], "
+                     f"got {g.alpha}")
+  if g.init not in method.GNNDELETE_INITS:
+    raise ValueError(f"gnndelete.init must be one of {list(method.GNNDELETE_INITS)}, got "
+                     f"{g.init!r}")
+  if int(g.neg_rounds) < 0:
+    raise ValueError(f"gnndelete.neg_rounds must be >= 0, got {g.neg_rounds}")
+
+
+def gnndelete_runs(config):
+  """Whether the grid runs GNNDelete: enabled and implemented for this backbone."""
+  return bool(config.gnndelete.enabled) and config.model.name in method.GNNDELETE_BACKBONES
 
 
 def hparams_for(config, name):
@@ -162,6 +191,24 @@ class Pipeline:
                               power_iters=c.power_iters if autoscale else 0,
                               backbone=self.backbone)
 
+  def gnndelete(self, d, theta0, key, req):
+    """GNNDelete's deletion operators trained on the frozen θ0 (`config.gnndelete`); returns
+    (logits on the edited graph, stats)."""
+    c = self.config.gnndelete
+    _, logits, stats = method.gnndelete_unlearn(
+        theta0, self.g(d), d["w0"], req["edge_weight"], req["row_keep"], d["valid"],
+        jax.random.fold_in(key, 7), num_epochs=c.num_epochs, lr=c.lr, alpha=c.alpha,
+        init=c.init, neg_rounds=c.neg_rounds, backbone=self.backbone)
+    return logits, stats
+
+  def gnndelete_all(self, d, theta0, key, req):
+    """GNNDelete's grid entries for one (node or edge) request."""
+    logits, st = self.gnndelete(d, theta0, key, req)
+    return {"gnndelete": method.masked_accuracy(logits, d["labels"], req["test_mask"]),
+            "gnndelete_loss_first": st["loss"][0], "gnndelete_loss_last": st["loss_last"],
+            "gnndelete_num_s1": st["num_s1"], "gnndelete_num_s2": st["num_s2"],
+            "gnndelete_num_df": st["num_df"]}
+
   def y_hat(self, d, theta0):
     return jnp.argmax(self.logits(d, theta0, d["w0"], None), -1)
 
@@ -223,6 +270,10 @@ class Pipeline:
     theta, _ = self.gif(d, theta0, req)
     return self.logits(d, theta, req["edge_weight"], req["row_keep"])
 
+  def gnndelete_only(self, d, theta0, key, req):
+    """GNNDelete per request: masks, negative pairs, the operators' training, final logits."""
+    return self.gnndelete(d, theta0, key, req)[0]
+
   def retrain_only(self, d, key, req):
     return self.logits(d, self.retrain(d, key, req), req["edge_weight"], req["row_keep"])
 
@@ -232,6 +283,7 @@ class Pipeline:
       self._jit = {
           "train_original": jax.jit(jax.vmap(self.train_original, in_axes=(None, 0, 0))),
           "unlearn_all": jax.jit(jax.vmap(self.unlearn_all, in_axes=(None, 0, 0, 0, None))),
+          "gnndelete_all": jax.jit(jax.vmap(self.gnndelete_all, in_axes=(None, 0, 0, 0))),
       }
     return self._jit
 
@@ -275,7 +327,30 @@ def run_grid(pipe, d, reqs, config, seeds, kinds, hp):
   out, theta_megu = fns["unlearn_all"](d, jax.tree.map(rep, theta0), rep(keys), reqs, hp_arr)
   out = jax.device_get(out)
   t_unl = time.time() - t0
-  return out, theta0, theta_megu, {"train_original_s": t_orig, "unlearn_grid_s": t_unl}
+  times = {"train_original_s": t_orig, "unlearn_grid_s": t_unl}
+  # GNNDelete in its own program (the one above stays as it was), on its request kinds only;
+  # NaN marks a request it does not apply to.
+  num = len(seeds) * len(kinds)
+  for name in ("gnndelete",) + GNNDELETE_STATS:
+    out[name] = np.full(num, np.nan, np.float32)
+  sel = np.flatnonzero(np.isin(np.asarray(reqs["kind_id"]),
+                               [method.KINDS.index(k) for k in GNNDELETE_KINDS]))
+  if gnndelete_runs(config) and len(sel):
+    take = lambda a: a[sel]
+    t0 = time.time()
+    gd_out = jax.device_get(fns["gnndelete_all"](
+        d, jax.tree.map(lambda a: take(rep(a)), theta0), take(rep(keys)),
+        jax.tree.map(take, reqs)))
+    times["gnndelete_grid_s"] = time.time() - t0
+    for name, v in gd_out.items():
+      out[name][sel] = np.asarray(v, np.float32)
+  return out, theta0, theta_megu, times
+
+
+def _stat(v):
+  """Mean of a per-request statistic, None where the method did not run (all NaN)."""
+  v = np.asarray(v, np.float64)
+  return None if np.all(np.isnan(v)) else float(np.mean(v))
 
 
 def summarize(out, seeds, kinds):
@@ -286,11 +361,14 @@ def summarize(out, seeds, kinds):
     cell = {}
     for m in METHODS:
       v = 100.0 * np.asarray(out[m])[sel]
-      cell[m] = {"mean": float(v.mean()), "std": float(v.std()),
-                 "per_seed": [round(float(x), 2) for x in v]}
+      cell[m] = None if np.all(np.isnan(v)) else {  # None: not applicable (GNNDelete)
+          "mean": float(v.mean()), "std": float(v.std()),
+          "per_seed": [round(float(x), 2) for x in v]}
     for s in ("num_u", "num_hin", "num_khop", "megu_loss_first", "megu_loss_last",
               "gif_step_norm", "gif_autoscale_scale", "gif_autoscale_step_norm"):
       cell[s] = float(np.mean(np.asarray(out[s])[sel]))
+    for s in GNNDELETE_STATS:
+      cell[s] = _stat(np.asarray(out[s])[sel])
     res[kind] = cell
   return res
 
@@ -367,17 +445,19 @@ def attack_experiment(config, workdir, endpoints="train", ratio=0.1):
     out, *_ = run_grid(pipe, graph_inputs(pgd), reqs, config, [seed], ["edge"], hp)
     res.append({k: float(np.asarray(v)[0]) for k, v in out.items()})
   f1 = {m: 100.0 * np.array([r[m] for r in res]) for m in METHODS}
+  ran = {m: not np.all(np.isnan(v)) for m, v in f1.items()}  # GNNDelete may not run
   def recovery(ref):
     gap = float(np.mean(f1["retrain"] - f1[ref]))
     if gap <= 0:  # nothing to recover: the ratio is undefined
       return {m: None for m in METHODS}
-    return {m: float(np.mean(f1[m] - f1[ref])) / gap for m in METHODS}
+    return {m: float(np.mean(f1[m] - f1[ref])) / gap if ran[m] else None for m in METHODS}
   gap = f1["retrain"] - f1["noop"]
   return {
       "dataset": a.dataset, "endpoints": endpoints, "ratio": ratio,
       "injected_undirected_edges": n_inj, "seeds": seeds,
       "f1": {m: {"mean": float(v.mean()), "std": float(v.std()),
-                 "per_seed": [round(float(x), 2) for x in v]} for m, v in f1.items()},
+                 "per_seed": [round(float(x), 2) for x in v]} if ran[m] else None
+             for m, v in f1.items()},
       "poison_drop_vs_clean_retrain": float(np.mean(f1["retrain"] - f1["original"])),
       "gap_retrain_minus_noop": float(np.mean(gap)),
       # Spec: share of the (retrain − noop) gap recovered; noop = 0 by construction.
@@ -415,11 +495,14 @@ def efficiency_experiment(config, workdir):
   megu_jit = jax.jit(pipe.unlearn_megu_only)
   retrain_jit = jax.jit(pipe.retrain_only)
   gif_jit = jax.jit(pipe.gif_only)
+  gnndelete_jit = jax.jit(pipe.gnndelete_only)
   for ki, kind in enumerate(tqdm.tqdm(config.unlearn.kinds, desc="efficiency", leave=False)):
     req = jax.tree.map(lambda a: a[ki], reqs)
     programs = {"megu": (megu_jit, (d, theta0, key, req, hp)),
                 "retrain": (retrain_jit, (d, key, req)),
                 "gif": (gif_jit, (d, theta0, req))}
+    if gnndelete_runs(config) and kind in GNNDELETE_KINDS:
+      programs["gnndelete"] = (gnndelete_jit, (d, theta0, key, req))
     names = tuple(programs)
     row, fns = {}, {}
     for name, (fn, args) in programs.items():
@@ -443,6 +526,8 @@ def efficiency_experiment(config, workdir):
     row["speedup"] = row["retrain_s"] / row["megu_s"]
     row["speedup_cpu_time"] = row["retrain_cpu_s"] / row["megu_cpu_s"]
     row["gif_speedup"] = row["retrain_s"] / row["gif_s"]
+    if "gnndelete" in programs:
+      row["gnndelete_speedup"] = row["retrain_s"] / row["gnndelete_s"]
     if row["megu_memory"] and row["retrain_memory"]:
       row["memory_ratio"] = (row["retrain_memory"]["peak_bytes"]
                              / row["megu_memory"]["peak_bytes"])
@@ -472,12 +557,13 @@ def grid_experiment(config, name, ratio=None):
 
 def sweep_table(runs, kinds):
   """{kind: {method: {"mean": [per ratio], "std": [...]}}} from the per-ratio sweep runs."""
-  return {k: {m: {"mean": [r["results"][k][m]["mean"] for r in runs],
-                  "std": [r["results"][k][m]["std"] for r in runs]} for m in METHODS}
+  get = lambda r, k, m, f: r["results"][k][m][f] if r["results"][k][m] else None
+  return {k: {m: {"mean": [get(r, k, m, "mean") for r in runs],
+                  "std": [get(r, k, m, "std") for r in runs]} for m in METHODS}
           for k in kinds}
 
 
-SWEEP_PLOT_METHODS = ("retrain", "megu", "gif", "finetune", "noop", "megu_no_cs")
+SWEEP_PLOT_METHODS = ("retrain", "megu", "gif", "gnndelete", "finetune", "noop", "megu_no_cs")
 
 
 def plot_sweep(sweep, path=None):
@@ -490,6 +576,8 @@ def plot_sweep(sweep, path=None):
   x = np.asarray(sweep["ratios"])
   for ax, kind in zip(axes[0], kinds):
     for m in SWEEP_PLOT_METHODS:
+      if None in sweep["table"][kind][m]["mean"]:  # not applicable (GNNDelete on features)
+        continue
       mean = np.asarray(sweep["table"][kind][m]["mean"])
       std = np.asarray(sweep["table"][kind][m]["std"])
       ax.plot(x, mean, marker="o", label=m, lw=2.2 if m == "megu" else 1.2)
@@ -520,6 +608,7 @@ def _cached(workdir, stage, fn, fingerprint):
 def train_and_evaluate(config, workdir) -> dict:
   configs.refuse_unused(config, UNUSED_SHARED_KEYS, UNUSED_HINT)
   mmodel.check_backbone(config.model.name)  # a bad model.name fails before any data or training
+  check_gnndelete_config(config)
   t_start = time.time()
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -530,7 +619,8 @@ def train_and_evaluate(config, workdir) -> dict:
              "backbone": {"name": config.model.name, "hidden": config.model.hidden,
                           "dropout": config.model.dropout, "lr": config.optim.lr,
                           "wd": config.optim.wd},
-             "datasets": {}, "gates": {}}
+             "datasets": {}, "gates": {},
+             "gnndelete_ran": gnndelete_runs(config)}
   fp = jtrain.config_fingerprint(config, ignore=STAGE_SELECTION_KEYS)
 
   for name in tqdm.tqdm(list(config.data.names), desc="datasets"):

@@ -368,6 +368,11 @@ def test_smoke_run_with_another_backbone(tmp_path):
   res = mtrain.train_and_evaluate(c, tmp_path)
   assert res["backbone"] == {"name": "gat", "hidden": 8, "dropout": 0.6, "lr": 0.01,
                              "wd": 1e-4}
+  assert not res["gnndelete_ran"]  # implemented for GCN only: its cells are None
   for kind in c.unlearn.kinds:
     for m in mtrain.METHODS:
-      assert 0.0 <= res["datasets"]["cora"]["results"][kind][m]["mean"] <= 100.0
+      cell = res["datasets"]["cora"]["results"][kind][m]
+      if m == "gnndelete":
+        assert cell is None
+        continue
+      assert 0.0 <= cell["mean"] <= 100.0

@@ -416,6 +416,9 @@ def test_smoke_run_on_fake_graph(tmp_path):
   assert set(cell) == set(c.unlearn.kinds)
   for kind in c.unlearn.kinds:
     for m in mtrain.METHODS:
+      if kind == "feature" and m == "gnndelete":  # GNNDelete deletes edges only
+        assert cell[kind][m] is None
+        continue
       assert 0.0 <= cell[kind][m]["mean"] <= 100.0
     assert cell[kind]["num_u"] > 0
   assert (tmp_path / "results.json").exists()
