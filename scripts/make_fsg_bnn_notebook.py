@@ -16,7 +16,8 @@ token (**LRE**). The hypernetworks are trained through a look-ahead weight.
 This notebook (1) runs the smoke configuration of `jaxlab.projects.fsg_bnn` (a few steps, STE and
 FSG from the same init and batch order) and (2) plots the curves of the measured mini runs
 (MNIST, binary ResNet-8-lite 8/16/32 with binary weights and activations, stem and fc full
-precision, 3 seeds) and the measured cost of FSG vs STE, both stored in `results/fsg_bnn/`.
+precision, 3 seeds), the same task against the LSTM hypernetworks the paper claims to beat, and
+the measured cost of FSG vs STE, all stored in `results/fsg_bnn/`.
 
 * **Colab:** run the install cell; point `JAXLAB_DATA` at a folder with the MNIST idx files.
 * **Local checkout:** the install cell finds the repository one folder up."""),
@@ -38,28 +39,35 @@ code("""import json
 import matplotlib.pyplot as plt
 import numpy as np
 
-path = REPO / "results/fsg_bnn/mnist_a1.json"
-curves = json.loads(path.read_text())
-fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-colors = dict(zip(curves["methods"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-for m, per_seed in curves["curves"].items():
-    finals = []
-    for i, (seed, h) in enumerate(per_seed.items()):
-        sl = np.array(h["step_loss"])
-        lab = m if i == 0 else None
-        if len(sl):
-            axes[0].plot(sl[:, 0], sl[:, 1], color=colors[m], alpha=0.7, label=lab)
-        axes[1].plot(h["epoch"], 100 * np.array(h["test_accuracy"]), "o-", color=colors[m],
-                     alpha=0.7, label=lab)
-        finals.append(100 * h["test_accuracy"][-1])
-    axes[2].bar(m, np.mean(finals), yerr=np.std(finals), capsize=4, color=colors[m])
-axes[0].set(xlabel="step", ylabel="train loss", title="training loss (one line per seed)")
-axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy per epoch")
-axes[2].set(ylabel="last logged test accuracy (%)", title="mean ± std over seeds")
-axes[0].legend(); axes[1].legend()
-fig.suptitle(f"MNIST, binary ResNet-8-lite, W1A{curves['act_bits']}, seeds {curves['seeds']}")
-fig.tight_layout()
-plt.show()
+def plot_runs(path, title):
+    curves = json.loads(path.read_text())
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    colors = dict(zip(curves["methods"], plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    for m, per_seed in curves["curves"].items():
+        finals = []
+        for i, (seed, h) in enumerate(per_seed.items()):
+            sl = np.array(h["step_loss"])
+            lab = m if i == 0 else None
+            if len(sl):
+                axes[0].plot(sl[:, 0], sl[:, 1], color=colors[m], alpha=0.7, label=lab)
+            axes[1].plot(h["epoch"], 100 * np.array(h["test_accuracy"]), "o-", color=colors[m],
+                         alpha=0.7, label=lab)
+            finals.append(100 * h["test_accuracy"][-1])
+        axes[2].bar(m, np.mean(finals), yerr=np.std(finals), capsize=4, color=colors[m])
+    axes[0].set(xlabel="step", ylabel="train loss", title="training loss (one line per seed)")
+    axes[1].set(xlabel="epoch", ylabel="test accuracy (%)", title="test accuracy per epoch")
+    axes[2].set(ylabel="last logged test accuracy (%)", title="mean ± std over seeds")
+    axes[2].tick_params(axis="x", labelrotation=20)
+    axes[0].legend(); axes[1].legend()
+    fig.suptitle(f"{title}, W1A{curves['act_bits']}, seeds {curves['seeds']}")
+    fig.tight_layout()
+    plt.show()
+    return curves
+
+curves = plot_runs(REPO / "results/fsg_bnn/mnist_a1.json", "MNIST, binary ResNet-8-lite")
+# The LSTM hypernetworks (MetaQuant-LSTM, FSG with an LSTM slow-net) beside STE / MetaQuant / FSG,
+# one run on another machine than the figure above (compare within each figure only).
+plot_runs(REPO / "results/fsg_bnn/mnist_a1_lstm.json", "against the LSTM hypernetworks")
 done = {m: {s: r.get("complete", True) for s, r in d.items()} for m, d in curves["runs"].items()}
 print("complete runs:", done)
 print(json.dumps(curves["summary"].get("gates", {}), indent=1))
