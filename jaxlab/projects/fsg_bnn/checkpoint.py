@@ -57,6 +57,13 @@ def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
 
 
 class _Unpickler(pickle.Unpickler):
+  """Accepts only what a state dict of plain tensors needs; records every storage it meets
+  (`self.storages`: key -> dtype / numel) for the reader that fetches their bytes."""
+
+  def __init__(self, f):
+    super().__init__(f)
+    self.storages = {}
+
   def find_class(self, module, name):
     if (module, name) == ("collections", "OrderedDict"):
       return collections.OrderedDict
@@ -73,8 +80,10 @@ class _Unpickler(pickle.Unpickler):
     # ('storage', storage type, key, location, numel[, view metadata])
     if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
       raise CheckpointError(f"unexpected persistent id {pid!r} in the checkpoint pickle")
-    return {"dtype": _DTYPES[pid[1]] if isinstance(pid[1], str) else pid[1], "key": str(pid[2]),
+    meta = {"dtype": _DTYPES[pid[1]] if isinstance(pid[1], str) else pid[1], "key": str(pid[2]),
             "numel": int(pid[4])}
+    self.storages[meta["key"]] = meta
+    return meta
 
 
 def _materialise(obj, storages: dict):
@@ -103,14 +112,8 @@ def _read_legacy(f) -> dict:
   info = up()
   if not info.get("little_endian", True):
     raise CheckpointError("big-endian torch checkpoints are not supported")
-  metas = {}
-
-  class Meta(_Unpickler):
-    def persistent_load(self, pid):
-      m = super().persistent_load(pid)
-      metas[m["key"]] = m
-      return m
-  obj = Meta(f).load()
+  main = _Unpickler(f)
+  obj, metas = main.load(), main.storages
   keys = up()
   storages = {}
   for key in keys:
@@ -131,14 +134,8 @@ def _read_zip(path: pathlib.Path) -> dict:
     if not pkl:
       raise CheckpointError(f"{path}: zip checkpoint without data.pkl")
     root = pkl[0][:-len("data.pkl")]
-    metas = {}
-
-    class Meta(_Unpickler):
-      def persistent_load(self, pid):
-        m = super().persistent_load(pid)
-        metas[m["key"]] = m
-        return m
-    obj = Meta(io.BytesIO(z.read(pkl[0]))).load()
+    main = _Unpickler(io.BytesIO(z.read(pkl[0])))
+    obj, metas = main.load(), main.storages
     storages = {k: np.frombuffer(z.read(f"{root}data/{k}"), np.dtype(m["dtype"]))
                 for k, m in metas.items()}
   return _materialise(obj, storages)

@@ -109,6 +109,20 @@ def _filled_state(method, cfg, bits=1):
   return st, x, y, apply_fn
 
 
+def _check_directional_fd(loss_of, h0, g_hyper, parts, *, eps, floor):
+  """For each hypernet part: <dL/dpart, v> from the step equals a central finite difference
+  of `loss_of` along a random direction v (relative 1e-3; |fd| above `floor`)."""
+  for i, part in enumerate(parts):
+    v = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(5 + i), a.shape, a.dtype),
+                     h0[part])
+    shift = lambda s: {**h0, part: jax.tree.map(lambda a, b: a + s * b, h0[part], v)}
+    fd = float((loss_of(shift(eps)) - loss_of(shift(-eps))) / (2 * eps))
+    an = float(sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g_hyper[part]),
+                                                   jax.tree.leaves(v))))
+    assert abs(fd) > floor, part
+    np.testing.assert_allclose(an, fd, rtol=1e-3, err_msg=part)
+
+
 @pytest.mark.parametrize("method,bits", [("fsg", 32), ("metaquant", 32), ("fsg", 1)])
 def test_lookahead_hypernet_gradients_match_finite_differences(method, bits):
   """d loss / d (theta_fast, theta_slow, LRE) from the step equal finite differences of the
@@ -152,16 +166,8 @@ def test_lookahead_hypernet_gradients_match_finite_differences(method, bits):
       logits, _ = apply_fn(wq, rest, {}, x)
       return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    eps = 1e-3
-    for i, part in enumerate(parts):
-      v = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(5 + i), a.shape, a.dtype),
-                       h0[part])
-      shift = lambda s: {**h0, part: jax.tree.map(lambda a, b: a + s * b, h0[part], v)}
-      fd = float((loss_of(shift(eps)) - loss_of(shift(-eps))) / (2 * eps))
-      an = float(sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g_hyper[part]),
-                                                     jax.tree.leaves(v))))
-      assert abs(fd) > 1e-9, part   # the check is relative: the LRE's gradient is ~1e-7
-      np.testing.assert_allclose(an, fd, rtol=1e-3, err_msg=part)
+    # The check is relative: the LRE's gradient is ~1e-7.
+    _check_directional_fd(loss_of, h0, g_hyper, parts, eps=1e-3, floor=1e-9)
 
 
 def test_step0_updates_nothing_and_records_gq():
@@ -406,16 +412,7 @@ def test_lstm_lookahead_gradients_match_finite_differences(method):
       logits, _ = apply_fn(wq, rest, {}, x)
       return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
-    eps = 1e-4
-    for i, part in enumerate(parts):
-      v = jax.tree.map(lambda a: jax.random.normal(jax.random.PRNGKey(5 + i), a.shape, a.dtype),
-                       h0[part])
-      shift = lambda s: {**h0, part: jax.tree.map(lambda a, b: a + s * b, h0[part], v)}
-      fd = float((loss_of(shift(eps)) - loss_of(shift(-eps))) / (2 * eps))
-      an = float(sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g_hyper[part]),
-                                                     jax.tree.leaves(v))))
-      assert abs(fd) > 1e-7, part
-      np.testing.assert_allclose(an, fd, rtol=1e-3, err_msg=part)
+    _check_directional_fd(loss_of, h0, g_hyper, parts, eps=1e-4, floor=1e-7)
   # The Mamba slow-net and the LRE take no part in the LSTM methods.
   for part in ("slow", "lre"):
     assert all(float(jnp.abs(g).max()) == 0 for g in jax.tree.leaves(g_hyper[part]))
