@@ -576,7 +576,9 @@ def plot_sweep(sweep, path=None):
   x = np.asarray(sweep["ratios"])
   for ax, kind in zip(axes[0], kinds):
     for m in SWEEP_PLOT_METHODS:
-      if None in sweep["table"][kind][m]["mean"]:  # not applicable (GNNDelete on features)
+      # Absent (a sweep saved before the method existed) or not applicable (GNNDelete on
+      # feature requests): no line.
+      if m not in sweep["table"][kind] or None in sweep["table"][kind][m]["mean"]:
         continue
       mean = np.asarray(sweep["table"][kind][m]["mean"])
       std = np.asarray(sweep["table"][kind][m]["std"])

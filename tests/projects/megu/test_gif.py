@@ -3,6 +3,8 @@ against a direct solve, the loss masks in closed form, the no-op request, and th
 stage (cached per ratio, plotted)."""
 
 import functools
+import json
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +17,8 @@ from jaxlab.data import graphs as dgraphs
 from jaxlab.projects.megu import method
 from jaxlab.projects.megu import model as mmodel
 from jaxlab.projects.megu import train as mtrain
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 _key = functools.partial(jax.random.key, impl="unsafe_rbg")
 C = 3
@@ -174,3 +178,12 @@ def test_gif_autoscale_uses_the_top_hessian_eigenvalue():
   _, stats = method.gif_unlearn(theta, g, labels, train, m1, m2, w0, w, keep,
                                 scale=10 * lam, power_iters=300, **kw)
   np.testing.assert_allclose(float(stats["scale"]), 10 * lam, rtol=1e-6)
+
+
+def test_plot_sweep_draws_a_committed_sweep_saved_before_gnndelete(tmp_path):
+  """The notebook plots results/megu/mini.json's sweep, written before GNNDelete existed: a
+  method absent from a saved table is skipped, not a KeyError."""
+  sweep = json.loads((REPO / "results/megu/mini.json").read_text())["sweep"]
+  assert "gnndelete" not in sweep["table"]["edge"]
+  mtrain.plot_sweep(sweep, tmp_path / "sweep.png")
+  assert (tmp_path / "sweep.png").stat().st_size > 10_000
