@@ -172,8 +172,9 @@ def refuse_unused(cfg: ml_collections.ConfigDict, keys, hint: str = "") -> None:
                      f"ignores; leave them at their defaults)" + (f". {hint}" if hint else ""))
 
 
-def load_config(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
-  """`get_config(arg)` of a config file, as `--config=path:arg` would give (for notebooks/tests)."""
+def config_module(path):
+  """The executed module of a config file (also how a config builds on a sibling, e.g.
+  `config_module(pathlib.Path(__file__).with_name("mini.py"))`)."""
   import importlib.util
   import pathlib
   p = pathlib.Path(path)
@@ -182,6 +183,12 @@ def load_config(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
   spec = importlib.util.spec_from_file_location(f"_jaxlab_config_{p.stem}", p)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
+  return module
+
+
+def load_config(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """`get_config(arg)` of a config file, as `--config=path:arg` would give (for notebooks/tests)."""
+  module = config_module(path)
   if not hasattr(module, "get_config"):
-    raise AttributeError(f"{p} defines no get_config(arg)")
+    raise AttributeError(f"{path} defines no get_config(arg)")
   return module.get_config(arg)

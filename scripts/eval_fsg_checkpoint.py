@@ -34,8 +34,7 @@ from jaxlab.projects.fsg_bnn import train as ftrain  # noqa: E402
 
 def score(cfg, sd):
   prob = ftrain.Problem(cfg)
-  v = prob.init_variables(0)
-  init = fckpt.state_dict_to_variables(sd, {"params": v["params"], "batch_stats": v["batch_stats"]})
+  init = ftrain.checkpoint_variables(prob, sd)
   w, r = fmodel.split_params(init["params"], prob.fp_layers)
   fp = prob.evaluate(fm.make_eval_fn(prob.apply_eval, 32), w, r, init["batch_stats"])
   b1 = prob.evaluate(fm.make_eval_fn(prob.apply_eval, int(cfg.quant.weight_bits)), w, r,

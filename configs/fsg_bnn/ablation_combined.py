@@ -5,14 +5,11 @@ W <- W - lr AdamDir(alpha slow + (1 - alpha) c fast)) beside STE and FSG; otherw
       --workdir=/work/workdirs/fsg_bnn/ablation_combined
 """
 
-import importlib.util
 import pathlib
 
-from jaxlab.configs import finalize
+from jaxlab.configs import config_module, finalize
 
-_spec = importlib.util.spec_from_file_location("_fsg_mini", pathlib.Path(__file__).with_name("mini.py"))
-_mini = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mini)
+_mini = config_module(pathlib.Path(__file__).with_name("mini.py"))
 
 
 def get_config(arg=None):

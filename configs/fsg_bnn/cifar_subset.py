@@ -8,13 +8,10 @@ pretrain then binarised fine-tuning. The spec's task B (widths 16/32/64, 20 + 10
 down to the mini widths 8/16/32 and 10 + 5 epochs so that it finishes on a shared 2-core CPU.
 """
 
-from jaxlab.configs import finalize
-import importlib.util
+from jaxlab.configs import config_module, finalize
 import pathlib
 
-_spec = importlib.util.spec_from_file_location("_fsg_mini", pathlib.Path(__file__).with_name("mini.py"))
-_mini = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mini)
+_mini = config_module(pathlib.Path(__file__).with_name("mini.py"))
 
 
 def get_config(arg=None):

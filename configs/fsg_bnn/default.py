@@ -17,14 +17,11 @@ copy in $JAXLAB_DATA is only the 4,000/1,000 subset (`data.source=local`).
 `:smoke` is mini.py's smoke variant.
 """
 
-import importlib.util
 import pathlib
 
-from jaxlab.configs import finalize
+from jaxlab.configs import config_module, finalize
 
-_spec = importlib.util.spec_from_file_location("_fsg_mini", pathlib.Path(__file__).with_name("mini.py"))
-_mini = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mini)
+_mini = config_module(pathlib.Path(__file__).with_name("mini.py"))
 
 
 def get_config(arg=None):

@@ -9,14 +9,11 @@ LSTM, hidden 100, on w~ with its state carried across steps), FSG (Mamba slow-ne
 init and batch order; 3 seeds; otherwise mini.py.
 """
 
-import importlib.util
 import pathlib
 
-from jaxlab.configs import finalize
+from jaxlab.configs import config_module, finalize
 
-_spec = importlib.util.spec_from_file_location("_fsg_mini", pathlib.Path(__file__).with_name("mini.py"))
-_mini = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_mini)
+_mini = config_module(pathlib.Path(__file__).with_name("mini.py"))
 
 
 def get_config(arg=None):

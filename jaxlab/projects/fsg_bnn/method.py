@@ -306,23 +306,23 @@ def make_train_step(method: str, apply_fn: Callable, fsg_cfg, *, bits: int = 1,
       hgs = _where(started, {k: fifo_append(state.hgs[k], state.g_prev[k]) for k in W}, state.hgs)
 
     def hyper_outputs(hyper, need_slow=True):
-      if lstm_m:  # (fast, slow, new LSTM state); metaquant_lstm's LSTM takes the fast slot
-        out, carry = {}, {}
+      """(fast, slow, new LSTM state); metaquant_lstm's LSTM takes the fast slot, fsg_lstm's
+      the slow one."""
+      slow = carry = None
+      if lstm_m:
+        lstm_out, carry = {}, {}
         for k in W:
           gain, carry[k] = lstm_apply(hyper["lstm"], state.wt_prev[k], state.lstm[k])
-          out[k] = state.g_prev[k] * gain
+          lstm_out[k] = state.g_prev[k] * gain
         if method == "metaquant_lstm":
-          return out, None, carry
-        return ({k: state.g_prev[k] * fast_fn(hyper["fast"], state.wt_prev[k]) for k in W},
-                out, carry)
+          return lstm_out, None, carry
+        slow = lstm_out
       fast = {k: state.g_prev[k] * fast_fn(hyper["fast"], state.wt_prev[k]) for k in W}
       if slow_m and need_slow:
         lre = hyper["lre"] if use_lre else jnp.zeros_like(hyper["lre"])
         slow = jax.tree.map(lambda s, w: s.reshape(w.shape),
                             slow_fn(hyper["slow"], lre, hgs, num_valid), W)
-      else:
-        slow = None
-      return fast, slow, None
+      return fast, slow, carry
 
     def lookahead(hyper):
       if not (hyper_m and lookahead_on):

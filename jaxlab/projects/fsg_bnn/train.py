@@ -147,6 +147,15 @@ PRETRAIN_KEYS = ("data", "model", "quant", "pretrain")
 
 
 # ----------------------------------------------------------------------------- pretrain
+def checkpoint_variables(problem: Problem, sd: dict) -> dict:
+  """A read state dict as this problem's {'params', 'batch_stats'} (the model's shapes come
+  from `eval_shape`: no init is computed)."""
+  v = jax.eval_shape(problem.init_variables, 0)
+  out = fckpt.state_dict_to_variables(sd, {"params": v["params"],
+                                           "batch_stats": v["batch_stats"]})
+  return jax.tree.map(jnp.asarray, out)
+
+
 def load_official(problem: Problem, path: str):
   """The official FP checkpoint (`pretrain.checkpoint`) as this problem's variables."""
   cfg = problem.config
@@ -154,12 +163,9 @@ def load_official(problem: Problem, path: str):
     raise fckpt.CheckpointError(
         "pretrain.checkpoint needs model.conv_padding='torch': the official nets pad their 3x3 "
         "convs by one pixel on each side, flax's SAME does not at stride 2")
-  sd = fckpt.read_torch_state_dict(path)
-  v = problem.init_variables(0)
-  out = fckpt.state_dict_to_variables(sd, {"params": v["params"],
-                                           "batch_stats": v["batch_stats"]})
+  variables = checkpoint_variables(problem, fckpt.read_torch_state_dict(path))
   digest = hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
-  return jax.tree.map(jnp.asarray, out), {"checkpoint": str(path), "sha256": digest}
+  return variables, {"checkpoint": str(path), "sha256": digest}
 
 
 def pretrain(problem: Problem, seed: int, workdir: pathlib.Path, progress: bool):
